@@ -1,0 +1,135 @@
+"""`soar dev|worker|api|simulator`: run the system."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from core.settings import ROOT, get_settings
+from core.temporal import dev_server_path, search_attribute_cli_args
+
+
+def _wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def dev_server_command(db: Path, port: int, ui_port: int, ip: str = "127.0.0.1") -> list[str]:
+    """`temporal server start-dev` with our search attributes and a persistent SQLite file."""
+    return [str(dev_server_path()), "server", "start-dev", "--db-filename", str(db), "--ip", ip,
+            "--port", str(port), "--ui-port", str(ui_port), "--ui-ip", ip, "--log-level", "warn",
+            *search_attribute_cli_args()]
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the serve commands."""
+
+    @app.command()
+    def dev(
+        db: Path = typer.Option(None, help="SQLite file of the dev server (default .data/temporal.db)"),
+        no_simulator: bool = typer.Option(False, help="Do not start the vendor simulator"),
+    ) -> None:
+        """Run everything on the embedded default: Temporal dev server + Web UI, worker, API, simulator."""
+        from simulator.credentials import DEMO_ENV
+
+        s = get_settings()
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        db = db or s.data_dir / "temporal.db"
+        env = dict(os.environ)
+        for k, v in DEMO_ENV.items():
+            env.setdefault(k, v)
+        env.setdefault("SOAR_TEMPORAL_ADDRESS", f"127.0.0.1:{s.dev_server_port}")
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        py = sys.executable
+        procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+        def start(name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
+            p = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+            procs.append((name, p))
+            return p
+
+        def stop_all(*_: object) -> None:
+            for _name, p in reversed(procs):
+                if p.poll() is None:
+                    os.killpg(p.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for _name, p in reversed(procs):
+                try:
+                    p.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            t = start("temporal", dev_server_command(db, s.dev_server_port, s.dev_server_ui_port))
+            if not _wait_port("127.0.0.1", s.dev_server_port, 30, t):
+                typer.echo("Temporal dev server did not start; see its output above", err=True)
+                raise typer.Exit(1)
+            if not no_simulator:
+                start("simulator", [py, "-m", "uvicorn", "simulator.app:create_app", "--factory",
+                                    "--host", s.simulator_host, "--port", str(s.simulator_port),
+                                    "--log-level", "warning"])
+                _wait_port(s.simulator_host, s.simulator_port, 20)
+            start("worker", [py, str(ROOT / "worker.py")])
+            start("api", [py, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", s.api_host,
+                          "--port", str(s.api_port), "--log-level", "warning"])
+            _wait_port(s.api_host, s.api_port, 30)
+            typer.echo(
+                "\nSOAR is running:\n"
+                f"  Temporal gRPC      127.0.0.1:{s.dev_server_port}\n"
+                f"  Temporal Web UI    http://127.0.0.1:{s.dev_server_ui_port}\n"
+                f"  API                http://{s.api_host}:{s.api_port}  (docs: /docs)\n"
+                + ("" if no_simulator else f"  Vendor simulator   http://{s.simulator_host}:{s.simulator_port}\n")
+                + f"  Workflow history   {db}\nPress Ctrl-C to stop.\n"
+            )
+            while True:
+                for name, p in procs:
+                    if p.poll() is not None:
+                        typer.echo(f"{name} exited with code {p.returncode}; stopping the rest", err=True)
+                        raise typer.Exit(1)
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            typer.echo("\nstopping ...")
+        finally:
+            stop_all()
+
+    @app.command()
+    def worker() -> None:
+        """Run the worker (playbooks and connector actions)."""
+        import worker as worker_module
+
+        worker_module.main()
+
+    @app.command()
+    def api(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
+        """Run the HTTP API."""
+        import uvicorn
+
+        s = get_settings()
+        uvicorn.run("api.app:create_app", factory=True, host=host or s.api_host, port=port or s.api_port)
+
+    @app.command()
+    def simulator(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
+        """Run the vendor simulator (binds to loopback by default)."""
+        import uvicorn
+
+        s = get_settings()
+        uvicorn.run("simulator.app:create_app", factory=True, host=host or s.simulator_host,
+                    port=port or s.simulator_port, log_level="warning")

@@ -1,0 +1,1 @@
+"""Core of the SOAR platform: settings, domain models, errors, configuration and Temporal plumbing."""

@@ -1,0 +1,94 @@
+"""Triggers: `{"playbook_name", "trigger": {"type": "event_created", "conditions": {...}}, "active", "run_as"}`.
+
+Within a condition key any listed value matches; every key must match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.config.loading import explain, read_json_list
+from core.errors import ConfigError
+from core.models import Container
+
+CONDITION_KEYS = ("label", "severity", "sensitivity", "tags")
+
+
+class TriggerSpec(BaseModel):
+    """The `trigger` object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["event_created"] = "event_created"
+    conditions: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class Trigger(BaseModel):
+    """One trigger entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    playbook_name: str
+    trigger: TriggerSpec
+    active: bool = True
+    run_as: str = "automation"
+
+    def matches(self, container: Container) -> bool:
+        """True when the trigger is active and every condition key matches the container."""
+        if not self.active or self.trigger.type != "event_created":
+            return False
+        values: dict[str, set[str]] = {
+            "label": {container.label.lower()},
+            "severity": {container.severity.value},
+            "sensitivity": {container.sensitivity.value},
+            "tags": {t.lower() for t in container.tags},
+        }
+        for key, wanted in self.trigger.conditions.items():
+            if not values.get(key, set()) & {w.lower() for w in wanted}:
+                return False
+        return True
+
+
+def load_triggers(path: Path, playbooks: Iterable[str] | None = None) -> list[Trigger]:
+    """Load and validate a triggers file; `playbooks` are the registered playbook names.
+
+    Raises:
+        ConfigError: naming file, trigger index, field and fix.
+    """
+    file = str(path)
+    known = set(playbooks) if playbooks is not None else None
+    out: list[Trigger] = []
+    for i, raw in enumerate(read_json_list(path, "triggers")):
+        entry = f"trigger #{i}"
+        if isinstance(raw, dict) and isinstance(raw.get("playbook_name"), str):
+            entry += f" ({raw['playbook_name']})"
+        try:
+            t = Trigger.model_validate(raw)
+        except ValidationError as e:
+            raise explain(e, file=file, entry=entry) from None
+        for key in t.trigger.conditions:
+            if key not in CONDITION_KEYS:
+                raise ConfigError(file, entry, f"trigger.conditions.{key}", f"unknown condition key {key!r}",
+                                  f"use one of: {', '.join(CONDITION_KEYS)}")
+        if known is not None and t.playbook_name not in known:
+            raise ConfigError(file, entry, "playbook_name", f"unknown playbook {t.playbook_name!r}",
+                              f"use one of: {', '.join(sorted(known))}")
+        out.append(t)
+    return out
+
+
+def match_triggers(triggers: Iterable[Trigger], container: Container) -> list[Trigger]:
+    """The triggers that fire for a new container, one per playbook, in file order."""
+    seen: set[str] = set()
+    out = []
+    for t in triggers:
+        if t.matches(container) and t.playbook_name not in seen:
+            seen.add(t.playbook_name)
+            out.append(t)
+    return out
+
+

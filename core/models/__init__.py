@@ -1,0 +1,36 @@
+"""Domain models shared by workflows, activities, the API and the CLI (all pydantic v2)."""
+
+from core.models.actions import ActionInput, ActionRecord, ActionResult, AssetRoute
+from core.models.container import (
+    Artifact,
+    Comment,
+    Container,
+    ContainerEvent,
+    Sensitivity,
+    Severity,
+    Status,
+)
+from core.models.prompts import Approval, Prompt, PromptResponse, PromptState
+from core.models.runs import PlaybookInput, PlaybookOutcome, PlaybookRun, RunStatus
+
+__all__ = [
+    "ActionInput",
+    "ActionRecord",
+    "ActionResult",
+    "Approval",
+    "Artifact",
+    "AssetRoute",
+    "Comment",
+    "Container",
+    "ContainerEvent",
+    "PlaybookInput",
+    "PlaybookOutcome",
+    "PlaybookRun",
+    "Prompt",
+    "PromptResponse",
+    "PromptState",
+    "RunStatus",
+    "Sensitivity",
+    "Severity",
+    "Status",
+]

@@ -1,0 +1,57 @@
+"""Connector action inputs and results (Splunk SOAR's action-result shape)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from core.models.prompts import Approval
+
+
+class ActionInput(BaseModel):
+    """What a connector activity receives. Secrets never travel here: only the asset's name."""
+
+    asset: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    approval: Approval | None = None
+    container_id: str | None = None
+    correlation_id: str | None = Field(
+        default=None, description="Stable id of this action within a run; makes side effects idempotent"
+    )
+
+
+class ActionResult(BaseModel):
+    """The result of one action: `status`, a one-line `message`, a `summary` dict and `data` rows."""
+
+    status: Literal["success", "failed"] = "success"
+    message: str = ""
+    summary: dict[str, Any] = Field(default_factory=dict)
+    data: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class AssetRoute(BaseModel):
+    """How a workflow reaches an asset: its connector and the task queue its actions run on."""
+
+    asset: str
+    connector: str
+    title: str
+    task_queue: str
+
+
+class ActionRecord(BaseModel):
+    """One executed step of a playbook, as it appears in the report."""
+
+    index: int
+    action: str
+    connector: str
+    title: str
+    asset: str
+    target: str = ""
+    started: datetime
+    duration_s: float
+    status: Literal["success", "failed", "skipped"]
+    message: str
+    summary: dict[str, Any] = Field(default_factory=dict)
+    kind: Literal["action", "prompt"] = "action"

@@ -1,0 +1,113 @@
+"""Containers (cases) and their artifacts, in Splunk SOAR's shape with CEF fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.cef import CEF_CONTAINS, validate_cef
+
+NAME_MAX = 1024
+
+
+class Severity(StrEnum):
+    """Container severity."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Status(StrEnum):
+    """Container status; `closed` ends the container workflow."""
+
+    NEW = "new"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Sensitivity(StrEnum):
+    """Traffic Light Protocol marking."""
+
+    WHITE = "white"
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+
+class Artifact(BaseModel):
+    """One indicator-bearing record of a container. Known CEF keys are validated on construction."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(default="artifact", max_length=NAME_MAX)
+    label: str = Field(default="event", max_length=128)
+    type: str = Field(default="", max_length=128)
+    cef: dict[str, Any] = Field(default_factory=dict)
+    severity: Severity = Severity.MEDIUM
+    source_data_identifier: str | None = Field(default=None, max_length=512)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("cef")
+    @classmethod
+    def _check_cef(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return validate_cef(v)
+
+    def indicators(self) -> dict[str, list[str]]:
+        """The artifact's values grouped by kind (`url`, `hash`, `ip`, `domain`, `host`, `user`, `email`)."""
+        out: dict[str, list[str]] = {}
+        for key, kind in CEF_CONTAINS.items():
+            value = self.cef.get(key)
+            if isinstance(value, str) and value:
+                out.setdefault(kind, []).append(value)
+        return out
+
+
+class Comment(BaseModel):
+    """A comment on a container, by a user, a playbook or the system."""
+
+    author: str
+    text: str = Field(max_length=20_000)
+    time: datetime
+
+
+class Container(BaseModel):
+    """A container (case) as ingested: Splunk SOAR's container shape."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = Field(default=None, description="Assigned by the platform, e.g. SOAR-2026-3F9A2C1B")
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    label: str = Field(default="events", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\- ]+$")
+    severity: Severity = Severity.MEDIUM
+    sensitivity: Sensitivity = Sensitivity.AMBER
+    status: Status = Status.NEW
+    owner: str | None = Field(default=None, max_length=256)
+    source_data_identifier: str | None = Field(default=None, max_length=512)
+    description: str = Field(default="", max_length=20_000)
+    artifacts: list[Artifact] = Field(default_factory=list)
+    created: datetime | None = None
+    closed: datetime | None = None
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    raw_ref: str | None = Field(default=None, description="Where the raw alert (e.g. an .eml) is kept")
+    raw_sha256: str | None = None
+
+
+class ContainerEvent(BaseModel):
+    """A batch of changes a playbook step (or an analyst) sends to the container workflow.
+
+    One signal carries all of a step's changes, because every signal costs the container a workflow task.
+    """
+
+    author: str = "automation"
+    comments: list[str] = Field(default_factory=list)
+    severity: Severity | None = None
+    status: Status | None = None
+    owner: str | None = None
+    disposition: str | None = None
+    promote_template: str | None = None
+    artifacts: list[Artifact] = Field(default_factory=list)
+    auto_resolved: bool | None = None

@@ -1,0 +1,60 @@
+"""Playbook runs: their input, outcome and the summary the container keeps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from core.models.actions import ActionRecord, AssetRoute
+from core.models.container import Container
+
+
+class RunStatus(StrEnum):
+    """Status of a playbook run (Splunk SOAR's names)."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class PlaybookInput(BaseModel):
+    """What a playbook child workflow receives from its container."""
+
+    container: Container
+    container_workflow_id: str
+    run_as: str = "automation"
+    routes: dict[str, AssetRoute] = Field(default_factory=dict, description="connector name -> route")
+    respond_in_s: float | None = Field(default=None, description="Override of prompt deadlines (seconds)")
+
+
+class PlaybookOutcome(BaseModel):
+    """What a playbook returns: its records, final changes and disposition (carried as the child result)."""
+
+    playbook: str
+    title: str
+    version: str
+    baseline_minutes: float
+    status: RunStatus = RunStatus.SUCCESS
+    actions: list[ActionRecord] = Field(default_factory=list)
+    started: datetime
+    ended: datetime
+    auto_resolved: bool = False
+    close: bool = False
+    disposition: str | None = None
+    comments: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class PlaybookRun(BaseModel):
+    """A run as the container records it."""
+
+    playbook: str
+    workflow_id: str
+    status: RunStatus = RunStatus.RUNNING
+    started: datetime
+    ended: datetime | None = None
+    run_as: str = "automation"
+    outcome: PlaybookOutcome | None = None

@@ -1,0 +1,72 @@
+"""Process settings. The only module that reads the environment (house rule 4)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every tunable of the platform, read from `SOAR_*` environment variables (or `.env`)."""
+
+    model_config = SettingsConfigDict(env_prefix="SOAR_", env_file=".env", extra="ignore")
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_tls: bool = False
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_api_key: SecretStr | None = None
+    playbook_task_queue: str = "soar-playbooks"
+
+    # Configuration files (Splunk SOAR formats)
+    assets_file: Path = ROOT / "config" / "assets.json"
+    triggers_file: Path = ROOT / "config" / "triggers.json"
+    users_file: Path = ROOT / "config" / "users.json"
+
+    # Local state (dev server SQLite, raw emails)
+    data_dir: Path = ROOT / ".data"
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_max_body_bytes: int = 10 * 1024 * 1024
+    api_max_artifacts: int = 1000
+    api_url: str = "http://127.0.0.1:8000"
+    api_token: SecretStr | None = None  # used by the CLI's analyst commands
+
+    # Simulator
+    simulator_host: str = "127.0.0.1"
+    simulator_port: int = 8100
+
+    # Dev server
+    dev_server_port: int = 7233
+    dev_server_ui_port: int = 8233
+
+    # Payload encryption (optional): key material as base64 (32 bytes), key id names it
+    encryption_key: SecretStr | None = None
+    encryption_key_id: str = "default"
+    encryption_old_keys: dict[str, SecretStr] = Field(default_factory=dict)
+
+    # Worker
+    worker_metrics_port: int | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings. Tests call `get_settings.cache_clear()` after changing the environment."""
+    return Settings()
+
+
+def env_value(name: str) -> str | None:
+    """Read one environment variable (used to resolve `${VAR}` secret references in asset files)."""
+    return os.environ.get(name)

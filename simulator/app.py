@@ -1,0 +1,63 @@
+"""The simulator app: every vendor module under `simulator/` with a `router` is mounted at its PREFIX."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+import simulator
+from simulator.core import Fault, FaultResponse, SimState
+
+INFRA_MODULES = {"core", "app", "verdicts"}
+
+
+def vendor_modules() -> list[object]:
+    """Every vendor module (it defines `router` and `PREFIX`)."""
+    out = []
+    for mod in pkgutil.iter_modules(simulator.__path__):
+        if mod.name in INFRA_MODULES or mod.name.startswith("_"):
+            continue
+        m = importlib.import_module(f"simulator.{mod.name}")
+        if hasattr(m, "router") and hasattr(m, "PREFIX"):
+            out.append(m)
+    return out
+
+
+def create_app() -> FastAPI:
+    """Build the simulator with fresh state."""
+    app = FastAPI(title="SOAR vendor simulator", docs_url="/_sim/docs", openapi_url="/_sim/openapi.json")
+    app.state.sim = SimState()
+
+    @app.exception_handler(FaultResponse)
+    async def _fault(_: Request, exc: FaultResponse):  # type: ignore[no-untyped-def]
+        return exc.response
+
+    @app.get("/_sim/state")
+    async def state(request: Request) -> JSONResponse:
+        return JSONResponse(request.app.state.sim.snapshot())
+
+    @app.post("/_sim/faults")
+    async def add_fault(fault: Fault, request: Request) -> dict[str, str]:
+        request.app.state.sim.add_fault(fault)
+        return {"status": "queued"}
+
+    @app.post("/_sim/latency")
+    async def set_latency(latency: dict[str, float], request: Request) -> dict[str, float]:
+        request.app.state.sim.latency_ms.update(latency)
+        return request.app.state.sim.latency_ms  # type: ignore[no-any-return]
+
+    @app.post("/_sim/reset")
+    async def reset(request: Request) -> dict[str, str]:
+        request.app.state.sim.reset()
+        return {"status": "reset"}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for m in vendor_modules():
+        app.include_router(m.router, prefix=m.PREFIX)  # type: ignore[attr-defined]
+    return app

