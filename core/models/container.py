@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.cef import CEF_CONTAINS, validate_cef
+from core.models.prompts import Prompt
 
 NAME_MAX = 1024
 
@@ -111,3 +112,6 @@ class ContainerEvent(BaseModel):
     promote_template: str | None = None
     artifacts: list[Artifact] = Field(default_factory=list)
     auto_resolved: bool | None = None
+    awaiting_prompt: bool | None = None
+    prompts_opened: list[Prompt] = Field(default_factory=list)
+    prompts_closed: list[str] = Field(default_factory=list)

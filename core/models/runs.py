@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from core.models.actions import ActionRecord, AssetRoute
-from core.models.container import Container
+from core.models.container import Container, ContainerEvent
 
 
 class RunStatus(StrEnum):
@@ -28,6 +28,8 @@ class PlaybookInput(BaseModel):
     run_as: str = "automation"
     routes: dict[str, AssetRoute] = Field(default_factory=dict, description="connector name -> route")
     respond_in_s: float | None = Field(default=None, description="Override of prompt deadlines (seconds)")
+    suffix: str | None = Field(default=None, description="Workflow id suffix (manual re-runs, nested runs)")
+    params: dict[str, str] = Field(default_factory=dict, description="Playbook-specific inputs")
 
 
 class PlaybookOutcome(BaseModel):
@@ -42,9 +44,7 @@ class PlaybookOutcome(BaseModel):
     started: datetime
     ended: datetime
     auto_resolved: bool = False
-    close: bool = False
-    disposition: str | None = None
-    comments: list[str] = Field(default_factory=list)
+    final: ContainerEvent | None = Field(default=None, description="Changes applied when the run ends")
     error: str | None = None
 
 

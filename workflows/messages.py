@@ -1,0 +1,94 @@
+"""Inputs and results of the workflows' own calls (one model per call, so fields can be added safely)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from core.models import (
+    Artifact,
+    AssetRoute,
+    Comment,
+    Container,
+    PlaybookRun,
+    Prompt,
+    Severity,
+    Status,
+)
+
+
+class ContainerInput(BaseModel):
+    """Start (or continue-as-new) of a container workflow."""
+
+    container: Container
+    playbooks: list[str] | None = Field(default=None, description="Run these instead of matching triggers")
+    respond_in_s: float | None = None
+    state: ContainerState | None = None
+
+
+class ContainerState(BaseModel):
+    """The container's canonical state (also carried across continue-as-new)."""
+
+    container: Container
+    comments: list[Comment] = Field(default_factory=list)
+    disposition: str | None = None
+    promoted_template: str | None = None
+    runs: list[PlaybookRun] = Field(default_factory=list)
+    auto_resolved: bool = False
+    routes: dict[str, AssetRoute] = Field(default_factory=dict)
+    manual_runs: int = 0
+    awaiting_prompt: bool = False
+    notes: list[str] = Field(default_factory=list)
+
+
+class TriggerMatch(BaseModel):
+    """A playbook to start and the identity it runs as."""
+
+    playbook: str
+    run_as: str = "automation"
+
+
+class MatchInput(BaseModel):
+    """Input of the trigger-matching activity."""
+
+    container: Container
+    playbooks: list[str] | None = None
+
+
+class MatchResult(BaseModel):
+    """Which playbooks to run and how to reach every asset."""
+
+    matches: list[TriggerMatch]
+    routes: dict[str, AssetRoute]
+
+
+class RunPlaybookRequest(BaseModel):
+    """An analyst's manual run of a playbook."""
+
+    playbook: str
+    user: str
+
+
+class AnalystChange(BaseModel):
+    """An analyst's change to a container (status, severity, owner, comment, artifacts)."""
+
+    user: str
+    comment: str | None = Field(default=None, max_length=20_000)
+    status: Status | None = None
+    severity: Severity | None = None
+    owner: str | None = None
+    disposition: str | None = None
+    artifacts: list[Artifact] = Field(default_factory=list)
+
+
+class ContainerView(BaseModel):
+    """What a query of the container returns."""
+
+    id: str
+    state: ContainerState
+    pending_prompts: list[Prompt] = Field(default_factory=list)
+    closed_at: datetime | None = None
+
+
+ContainerInput.model_rebuild()

@@ -1,0 +1,48 @@
+"""The platform's own activities: trigger matching (with asset routes) for new containers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+
+from core.config.triggers import Trigger, load_triggers, match_triggers
+from core.runtime import AssetStore
+from core.settings import Settings
+from workflows.messages import MatchInput, MatchResult, TriggerMatch
+from workflows.registry import PLAYBOOKS
+
+
+class PlatformActivities:
+    """Activities bound to this worker's assets and triggers (reloaded when the file changes)."""
+
+    def __init__(self, store: AssetStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._triggers: list[Trigger] = []
+        self._mtime: float | None = None
+        self._routes = store.routes()
+
+    def triggers(self) -> list[Trigger]:
+        """The triggers file, re-read when it changed on disk."""
+        path = self.settings.triggers_file
+        mtime = path.stat().st_mtime
+        if mtime != self._mtime:
+            self._triggers = load_triggers(path, PLAYBOOKS.keys())
+            self._mtime = mtime
+        return self._triggers
+
+    @activity.defn(name="soar.match_triggers")
+    async def match(self, inp: MatchInput) -> MatchResult:
+        """The playbooks to start for a new container, and every asset's route."""
+        if inp.playbooks is not None:
+            matches = [TriggerMatch(playbook=p, run_as="automation") for p in inp.playbooks if p in PLAYBOOKS]
+        else:
+            matches = [TriggerMatch(playbook=t.playbook_name, run_as=t.run_as)
+                       for t in match_triggers(self.triggers(), inp.container)]
+        return MatchResult(matches=matches, routes=self._routes)
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every platform activity."""
+        return [self.match]

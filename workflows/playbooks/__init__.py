@@ -1,0 +1,1 @@
+"""One module per playbook. A playbook is a `Playbook` subclass decorated with `@workflow.defn`."""

@@ -1,0 +1,64 @@
+"""Starting container workflows (used by the API, the CLI, tests and benchmarks)."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from core.models import Container
+from core.temporal import SA_CONTAINER_ID, SA_KIND, SA_LABEL, SA_SEVERITY, SA_STATUS
+from workflows.ids import container_id_for, container_workflow_id
+from workflows.messages import ContainerInput
+
+
+class StartResult(BaseModel):
+    """What starting a container did."""
+
+    container_id: str
+    workflow_id: str
+    duplicate: bool
+
+
+def assign_id(container: Container) -> Container:
+    """Give the container its deterministic id (from `source_data_identifier`, generated when absent)."""
+    if not container.source_data_identifier:
+        container.source_data_identifier = f"soar-{uuid.uuid4().hex}"
+    container.id = container_id_for(container.source_data_identifier)
+    return container
+
+
+async def start_container(client: Client, container: Container, *, task_queue: str,
+                          playbooks: list[str] | None = None, respond_in_s: float | None = None) -> StartResult:
+    """Start the container workflow; the same alert again returns the existing container (duplicate=True)."""
+    c = assign_id(container)
+    assert c.id is not None
+    wid = container_workflow_id(c.id)
+    try:
+        await client.start_workflow(
+            "ContainerWorkflow",
+            ContainerInput(container=c, playbooks=playbooks, respond_in_s=respond_in_s),
+            id=wid,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(SA_LABEL, c.label), SearchAttributePair(SA_SEVERITY, c.severity.value),
+                SearchAttributePair(SA_STATUS, c.status.value), SearchAttributePair(SA_CONTAINER_ID, c.id),
+                SearchAttributePair(SA_KIND, "container"),
+            ]),
+            static_summary=f"{c.name[:100]} · {c.id} · {c.severity.value}",
+            static_details=(f"**{c.name[:500]}**\n\nLabel `{c.label}`, severity {c.severity.value}, "
+                            f"{len(c.artifacts)} artifact(s)\n\nSource id `{c.source_data_identifier[:200]}`"),
+        )
+        return StartResult(container_id=c.id, workflow_id=wid, duplicate=False)
+    except WorkflowAlreadyStartedError:
+        return StartResult(container_id=c.id, workflow_id=wid, duplicate=True)
