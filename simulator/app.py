@@ -58,6 +58,19 @@ def create_app() -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    prefixes = []
     for m in vendor_modules():
         app.include_router(m.router, prefix=m.PREFIX)  # type: ignore[attr-defined]
+        prefixes.append((m.PREFIX, getattr(m, "VENDOR", m.PREFIX.strip("/"))))  # type: ignore[attr-defined]
+
+    @app.middleware("http")
+    async def _record(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        path = request.url.path
+        for prefix, vendor in prefixes:
+            if path.startswith(prefix + "/") or path == prefix:
+                request.app.state.sim.record(vendor, response.status_code, path)
+                break
+        return response
+
     return app

@@ -1,0 +1,62 @@
+"""AbuseIPDB actions: ip reputation and test connectivity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from activities.abuseipdb.client import client_for
+from core.cef import validate_ip
+from core.connector import ActionContext, action
+from core.models import ActionResult
+
+# The row keeps the check object minus the (verbose-only, unbounded) report list.
+DROP_KEYS = ("reports",)
+
+
+class IpParams(BaseModel):
+    """Parameters of `ip reputation`."""
+
+    model_config = ConfigDict(extra="forbid")
+    ip: str = Field(description="IPv4 or IPv6 address")
+    days: int = Field(default=30, ge=1, le=365, description="Only count reports of the last N days (1-365)")
+
+    @field_validator("ip", mode="before")
+    @classmethod
+    def _ip(cls, v: Any) -> str:
+        try:
+            return validate_ip("ip", v)
+        except ValueError as e:
+            raise ValueError(str(e).removeprefix("cef.")) from None
+
+
+class NoParams(BaseModel):
+    """No parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@action("ip reputation", params=IpParams, read_only=True, target="ip")
+async def ip_reputation(ctx: ActionContext, p: IpParams) -> ActionResult:
+    """Check an IP against AbuseIPDB's reports (GET /check)."""
+    data = await client_for(ctx).check(p.ip, p.days)
+    summary = {
+        "abuse_confidence_score": data["abuseConfidenceScore"],
+        "total_reports": data.get("totalReports", 0),
+        "country_code": data.get("countryCode"),
+        "num_distinct_users": data.get("numDistinctUsers", 0),
+        "is_public": data.get("isPublic"),
+        "is_whitelisted": data.get("isWhitelisted"),
+        "last_reported_at": data.get("lastReportedAt"),
+    }
+    row = {k: v for k, v in data.items() if k not in DROP_KEYS}
+    return ActionResult(message=f"Confidence: {summary['abuse_confidence_score']}%", summary=summary,
+                        data=[{"max_age_in_days": p.days, **row}])
+
+
+@action("test connectivity", params=NoParams, read_only=True)
+async def test_connectivity(ctx: ActionContext, p: NoParams) -> ActionResult:
+    """Check the API key with a one-day check of 127.0.0.1 (what the Splunk SOAR app checks)."""
+    await client_for(ctx).check("127.0.0.1", 1)
+    return ActionResult(message=f"Connected to AbuseIPDB at {ctx.config.base_url}; API key accepted")
