@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
+from api.errors import install as install_errors
+from api.service import TriggerCache
 from api.temporal_client import LazyClient
 from core.settings import Settings, get_settings
 
@@ -20,12 +22,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings
-        app.state.temporal = LazyClient(settings, client)
         yield
 
     app = FastAPI(title="SOAR API", version="0.1.0", lifespan=lifespan,
                   description="Durable SOAR playbooks on Temporal. All routes need a token except health.")
+    app.state.settings = settings
+    app.state.temporal = LazyClient(settings, client)
+    app.state.triggers = TriggerCache()
+    install_errors(app, settings.api_max_body_bytes)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

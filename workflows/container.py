@@ -77,6 +77,8 @@ class ContainerWorkflow:
             if c.created is None:
                 c.created = workflow.now()
             self.s = ContainerState(container=c)
+            for note in inp.notes[:50]:
+                self._add_comment("ingest", note)
             match: MatchResult = await workflow.execute_local_activity(
                 "soar.match_triggers", MatchInput(container=c, playbooks=inp.playbooks),
                 result_type=MatchResult, start_to_close_timeout=timedelta(seconds=10),

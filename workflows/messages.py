@@ -24,6 +24,7 @@ class ContainerInput(BaseModel):
     container: Container
     playbooks: list[str] | None = Field(default=None, description="Run these instead of matching triggers")
     respond_in_s: float | None = None
+    notes: list[str] = Field(default_factory=list, description="Ingestion notes, added as system comments")
     state: ContainerState | None = None
 
 

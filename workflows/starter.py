@@ -37,7 +37,8 @@ def assign_id(container: Container) -> Container:
 
 
 async def start_container(client: Client, container: Container, *, task_queue: str,
-                          playbooks: list[str] | None = None, respond_in_s: float | None = None) -> StartResult:
+                          playbooks: list[str] | None = None, respond_in_s: float | None = None,
+                          notes: list[str] | None = None) -> StartResult:
     """Start the container workflow; the same alert again returns the existing container (duplicate=True)."""
     c = assign_id(container)
     assert c.id is not None
@@ -45,7 +46,7 @@ async def start_container(client: Client, container: Container, *, task_queue: s
     try:
         await client.start_workflow(
             "ContainerWorkflow",
-            ContainerInput(container=c, playbooks=playbooks, respond_in_s=respond_in_s),
+            ContainerInput(container=c, playbooks=playbooks, respond_in_s=respond_in_s, notes=notes or []),
             id=wid,
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,

@@ -1,0 +1,51 @@
+"""Ingestion of Splunk ES webhook alerts and raw phishing emails."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from api.auth import Ingester, WebhookIngester
+from api.deps import ClientDep
+from api.service import Accepted, ingest
+
+router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
+
+
+@router.post("/splunk", status_code=202, response_model=Accepted,
+             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}},
+                                            "required": True}})
+async def ingest_splunk(request: Request, client: ClientDep, user: WebhookIngester) -> Accepted:
+    """A Splunk ES webhook alert action payload (`?token=` since webhooks cannot send headers)."""
+    from api.ingest import IngestError, parse_splunk
+
+    raw = await request.body()
+    try:
+        payload: Any = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise HTTPException(422, f"body: not valid JSON ({e}); send the webhook's JSON payload") from None
+    try:
+        parsed = parse_splunk(payload)
+    except IngestError as e:
+        raise HTTPException(422, f"{e.field}: {e.message}") from None
+    return await ingest(request, client, parsed.container, "splunk", parsed.notes)
+
+
+@router.post("/email", status_code=202, response_model=Accepted,
+             openapi_extra={"requestBody": {"content": {"message/rfc822": {"schema": {"type": "string"}}},
+                                            "required": True}})
+async def ingest_email(request: Request, client: ClientDep, user: Ingester) -> Accepted:
+    """A raw RFC 822 message reported as phishing. The raw message is kept outside workflow history."""
+    from api.ingest import IngestError, parse_email
+
+    raw = await request.body()
+    if not raw:
+        raise HTTPException(422, "body: empty; send the raw message (Content-Type: message/rfc822)")
+    settings = request.app.state.settings
+    try:
+        parsed = parse_email(raw, store_dir=settings.data_dir / "emails")
+    except IngestError as e:
+        raise HTTPException(422, f"{e.field}: {e.message}") from None
+    return await ingest(request, client, parsed.container, "email", parsed.notes)

@@ -1,0 +1,100 @@
+"""What the routers share: ingestion (start a container), trigger prediction, container handles."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import Client, WorkflowHandle
+
+from core.config.triggers import Trigger, load_triggers, match_triggers
+from core.models import Artifact, Container, Sensitivity, Severity
+from workflows.ids import CONTAINER_ID_RE, container_workflow_id
+from workflows.registry import PLAYBOOKS
+from workflows.starter import assign_id, start_container
+
+SAFE_FILTER = re.compile(r"^[A-Za-z0-9_.\- ]{1,128}$")
+
+
+class ContainerIn(BaseModel):
+    """A container in Splunk SOAR's shape (unknown Splunk fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(min_length=1, max_length=1024)
+    label: str = Field(default="events", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\- ]+$")
+    severity: Severity = Severity.MEDIUM
+    sensitivity: Sensitivity = Sensitivity.AMBER
+    source_data_identifier: str | None = Field(default=None, max_length=512)
+    description: str = Field(default="", max_length=20_000)
+    owner: str | None = Field(default=None, max_length=256)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    artifacts: list[Artifact] = Field(default_factory=list)
+
+
+class Accepted(BaseModel):
+    """The answer to an ingestion: the container exists (202)."""
+
+    container_id: str
+    duplicate: bool
+    playbooks: list[str]
+    url: str
+    artifacts: int
+    notes: list[str] = Field(default_factory=list)
+
+
+class TriggerCache:
+    """triggers.json, re-read when it changes."""
+
+    def __init__(self) -> None:
+        self._mtime: float | None = None
+        self._triggers: list[Trigger] = []
+
+    def get(self, request: Request) -> list[Trigger]:
+        path = request.app.state.settings.triggers_file
+        mtime = path.stat().st_mtime
+        if mtime != self._mtime:
+            self._triggers = load_triggers(path, PLAYBOOKS.keys())
+            self._mtime = mtime
+        return self._triggers
+
+
+async def ingest(request: Request, client: Client, container: Container, source: str,
+                 notes: list[str] | None = None) -> Accepted:
+    """Start (or find) the container and say which playbooks its triggers start."""
+    settings = request.app.state.settings
+    if len(container.artifacts) > settings.api_max_artifacts:
+        raise HTTPException(422, f"artifacts: {len(container.artifacts)} given; the limit is "
+                                 f"{settings.api_max_artifacts} per container. Split the alert or raise "
+                                 "SOAR_API_MAX_ARTIFACTS")
+    assign_id(container)
+    playbooks = [t.playbook_name for t in match_triggers(request.app.state.triggers.get(request), container)]
+    res = await start_container(client, container, task_queue=settings.playbook_task_queue, notes=notes)
+    try:
+        from api.prom import observe_ingest
+
+        observe_ingest(source)
+    except ImportError:  # pragma: no cover
+        pass
+    return Accepted(container_id=res.container_id, duplicate=res.duplicate,
+                    playbooks=[] if res.duplicate else playbooks,
+                    url=f"/api/v1/containers/{res.container_id}", artifacts=len(container.artifacts),
+                    notes=notes or [])
+
+
+def container_handle(client: Client, container_id: str) -> WorkflowHandle[Any, Any]:
+    """The container workflow's handle; 404 for anything that is not a container id."""
+    if not CONTAINER_ID_RE.match(container_id):
+        raise HTTPException(404, f"no container {container_id[:80]!r} (ids look like SOAR-7K2M9QXA4BC3)")
+    return client.get_workflow_handle(container_workflow_id(container_id))
+
+
+def safe_filter(name: str, value: str | None) -> str | None:
+    """A visibility filter value that cannot break out of the query."""
+    if value is None:
+        return None
+    if not SAFE_FILTER.match(value):
+        raise HTTPException(422, f"{name}: only letters, digits, '_', '-', '.' and spaces are allowed")
+    return value
