@@ -1,0 +1,75 @@
+"""Record the workflow histories that the replay test replays: `python -m tests.histories.record`.
+
+Run it when a playbook changes on purpose (after guarding the change with `workflow.patched`), and keep the
+old files: they stand for runs that were waiting when the new code was deployed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from core.models import Artifact, Container, PromptResponse, Severity
+from core.temporal import SEARCH_ATTRIBUTES, dev_server_path
+from simulator.app import create_app
+from simulator.credentials import DEMO_ENV
+from tests.helpers.config import example_assets, write_assets
+from tests.helpers.servers import ServerThread
+from tests.helpers.stack import run_stack
+
+HERE = Path(__file__).parent
+MAL_HASH = "deadbeef" + "2" * 56
+
+
+def c(label: str, *cefs: dict[str, str]) -> Container:
+    return Container(name=f"history {label}", label=label, severity=Severity.HIGH,
+                     source_data_identifier=f"hist-{uuid.uuid4().hex}",
+                     artifacts=[Artifact(name=f"a{i}", cef=x) for i, x in enumerate(cefs)])
+
+
+async def main() -> None:
+    for k, v in DEMO_ENV.items():
+        os.environ.setdefault(k, v)
+    sim = ServerThread(create_app()).start()
+    tmp = Path(tempfile.mkdtemp())
+    assets = write_assets(tmp / "assets.json", example_assets(sim.url))
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter, dev_server_log_level="error") as env:
+        async with run_stack(env.client, "history-tq", assets) as stack:
+            scenarios = {
+                "phishing_malicious_url": c("phishing", {"requestURL": "http://malicious.example/login"}),
+                "phishing_clean": c("phishing", {"requestURL": "https://intranet.example.com/"}),
+                "enrichment": c("notable", {"sourceAddress": "81.2.69.160", "destinationDnsDomain": "evil.example"}),
+                "phishing_hash_prompt": c("phishing", {"fileHash": MAL_HASH},
+                                          {"sourceHostName": "WORKSTATION-042", "sourceUserName": "jdoe"}),
+            }
+            ids = {}
+            for name, cont in scenarios.items():
+                ids[name] = (await stack.start(cont)).container_id
+            v = await stack.wait_for(ids["phishing_hash_prompt"], lambda v: v.pending_prompts, timeout=60)
+            p = v.pending_prompts[0]
+            await env.client.get_workflow_handle(p.workflow_id).execute_update(
+                "respond", PromptResponse(prompt_id=p.id, option="Isolate Host", responder="bob",
+                                          responder_roles=["soc_tier2"]))
+            for cid in ids.values():
+                await stack.wait_for(cid, lambda v: all(r.status != "running" for r in v.state.runs), timeout=60)
+            await asyncio.sleep(1)
+            async for wf in env.client.list_workflows("WorkflowType != 'x'"):
+                hist = await env.client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
+                scen = next((n for n, cid in ids.items() if cid in wf.id), "other")
+                fname = HERE / f"{scen}__{wf.workflow_type}.json"
+                fname.write_text(json.dumps(json.loads(hist.to_json()), indent=1))
+                print("saved", fname.name)
+    sim.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
