@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +92,7 @@ def make_activity(store: AssetStore, connector: Connector, spec: ActionSpec) -> 
     @activity.defn(name=name)
     async def run_action(inp: ActionInput) -> ActionResult:
         asset = store.assets.get(inp.asset)
+        beat = asyncio.create_task(_heartbeat_loop())
         try:
             result = await store.run(connector, spec, inp, heartbeat=activity.heartbeat)
         except BaseException as e:
@@ -101,9 +103,22 @@ def make_activity(store: AssetStore, connector: Connector, spec: ActionSpec) -> 
                                                 "container_id": inp.container_id, "error": str(err),
                                                 "error_type": err.type})
             raise err from None
+        finally:
+            beat.cancel()
         return result
 
     return run_action
+
+
+HEARTBEAT_EVERY_S = 2.0
+
+
+async def _heartbeat_loop() -> None:
+    """Heartbeat while an action runs, so a dead worker is noticed within the heartbeat timeout
+    (not after the whole start-to-close timeout) and the action is retried elsewhere."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_EVERY_S)
+        activity.heartbeat()
 
 
 def make_activities(store: AssetStore, connectors: dict[str, Connector] | None = None) -> list[Callable[..., Any]]:

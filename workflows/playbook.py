@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.ids import playbook_search_attributes, playbook_workflow_id, prompt_id
 
 ACTION_START_TO_CLOSE = timedelta(minutes=5)
+ACTION_HEARTBEAT = timedelta(seconds=10)  # the activity wrapper beats every 2 s
 
 
 @dataclass
@@ -148,6 +149,7 @@ class Playbook:
                                 correlation_id=f"{workflow.info().workflow_id}#{idx}"),
                     task_queue=route.task_queue,
                     start_to_close_timeout=ACTION_START_TO_CLOSE,
+                    heartbeat_timeout=ACTION_HEARTBEAT,
                     schedule_to_close_timeout=CONNECTOR_SCHEDULE_TO_CLOSE,
                     retry_policy=CONNECTOR_RETRY,
                     summary=summary[:200],
