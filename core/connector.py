@@ -35,6 +35,8 @@ class ConnectorConfig(BaseModel):
     rate_limit: bool = False
     max_requests_per_minute: int | None = Field(default=None, gt=0, le=1_000_000)
     high_impact_actions: list[str] = Field(default_factory=list, description="Extra actions needing approval")
+    cache_ttl_s: float = Field(default=0.0, ge=0, le=86_400,
+                               description="Cache read-only results this long (per worker process); 0 = off")
 
 
 @dataclass

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ class AssetStore:
         self.connectors = connectors
         self.playbook_queue = playbook_queue
         self._state: dict[str, dict[str, Any]] = {}
+        self._cache: dict[tuple[str, str, str], tuple[float, ActionResult]] = {}
+        self._inflight: dict[tuple[str, str, str], asyncio.Future[ActionResult]] = {}
 
     @classmethod
     def from_file(cls, path: Path, playbook_queue: str = "soar-playbooks") -> AssetStore:
@@ -70,9 +74,40 @@ class AssetStore:
 
     async def run(self, connector: Connector, spec: ActionSpec, inp: ActionInput,
                   heartbeat: Callable[..., None] | None = None) -> ActionResult:
-        """Run an action on the asset named in `inp` (outside or inside Temporal)."""
+        """Run an action on the asset named in `inp` (outside or inside Temporal).
+
+        Read-only actions of an asset with `cache_ttl_s > 0` are answered from a per-process cache, and
+        identical lookups in flight at the same time share one vendor call: alert storms repeat indicators,
+        and vendor quotas are scarce.
+        """
         asset = self.get(inp.asset)
-        return await execute(connector, spec, inp, asset, self.state(asset.asset_name), heartbeat)
+        ttl = float(getattr(asset.settings, "cache_ttl_s", 0) or 0)
+        if not spec.read_only or ttl <= 0 or spec.name == "test connectivity":
+            return await execute(connector, spec, inp, asset, self.state(asset.asset_name), heartbeat)
+        key = (asset.asset_name, spec.name, json.dumps(inp.params, sort_keys=True, default=str))
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            result = await execute(connector, spec, inp, asset, self.state(asset.asset_name), heartbeat)
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        fut.set_result(result)
+        if result.status == "success":
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            self._cache[key] = (now + ttl, result)
+        return result
 
 
 def to_application_error(e: BaseException, asset: AssetConfig | None) -> ApplicationError:
