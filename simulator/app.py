@@ -49,6 +49,12 @@ def create_app() -> FastAPI:
         request.app.state.sim.latency_ms.update(latency)
         return request.app.state.sim.latency_ms  # type: ignore[no-any-return]
 
+    @app.post("/_sim/quota")
+    async def set_quota(quota: dict[str, int], request: Request) -> dict[str, int]:
+        """Per-vendor requests per minute (sliding window); beyond it the vendor answers its own 429."""
+        request.app.state.sim.quota_per_minute.update(quota)
+        return request.app.state.sim.quota_per_minute  # type: ignore[no-any-return]
+
     @app.post("/_sim/reset")
     async def reset(request: Request) -> dict[str, str]:
         request.app.state.sim.reset()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +51,22 @@ class SimState:
         self.faults: list[Fault] = []
         self.latency_ms: dict[str, float] = {}
         self.call_log: list[dict[str, Any]] = []
+        self.quota_per_minute: dict[str, int] = {}
+        self._windows: dict[str, deque[float]] = defaultdict(deque)
+
+    def over_quota(self, vendor: str) -> float | None:
+        """Seconds until a slot frees when `vendor`'s per-minute quota (sliding window) is used up."""
+        limit = self.quota_per_minute.get(vendor)
+        if not limit:
+            return None
+        now = time.monotonic()
+        w = self._windows[vendor]
+        while w and now - w[0] >= 60.0:
+            w.popleft()
+        if len(w) >= limit:
+            return 60.0 - (now - w[0])
+        w.append(now)
+        return None
 
     def effect(self, vendor: str, kind: str, default: Any) -> Any:
         """The side-effect store `kind` of `vendor` (e.g. `("crowdstrike", "contained")`)."""
@@ -101,6 +117,7 @@ class SimState:
             "statuses": dict(self.statuses),
             "faults": [f.model_dump() for f in self.faults],
             "latency_ms": self.latency_ms,
+            "quota_per_minute": self.quota_per_minute,
         }
 
 
@@ -129,6 +146,9 @@ async def gate(request: Request, vendor: str, error: ErrorFormatter) -> None:
     if latency:
         await asyncio.sleep(latency / 1000.0)
     if fault is None or fault.status is None:
+        wait = st.over_quota(vendor)
+        if wait is not None:
+            raise FaultResponse(error(429, "quota exceeded", {"Retry-After": str(max(1, int(wait + 0.999)))}))
         return
     headers: dict[str, str] = {}
     if fault.retry_after is not None:

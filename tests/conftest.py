@@ -81,6 +81,9 @@ class Sim:
     def latency(self, **ms: float) -> None:
         httpx.post(f"{self.url}/_sim/latency", json=ms).raise_for_status()
 
+    def quota(self, **per_minute: int) -> None:
+        httpx.post(f"{self.url}/_sim/quota", json=per_minute).raise_for_status()
+
     def reset(self) -> None:
         httpx.post(f"{self.url}/_sim/reset").raise_for_status()
 

@@ -1,0 +1,54 @@
+"""Asset configuration of the Active Directory (LDAP) connector."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from core.connector import ConnectorConfig
+
+
+class ActiveDirectoryConfig(ConnectorConfig):
+    """`configuration` of an "Active Directory" asset (a domain controller reached over LDAP)."""
+
+    server: str = Field(description="Domain controller host name or IP, e.g. dc1.corp.example.com")
+    port: int = Field(default=636, ge=1, le=65535, description="636 for LDAPS, 389 for LDAP/StartTLS")
+    use_ssl: bool = Field(default=True, description="LDAPS: TLS from the first byte (port 636)")
+    start_tls: bool = Field(default=False, description="Upgrade plain LDAP (port 389) with StartTLS")
+    ca_file: str | None = Field(default=None, description="PEM file of the CA that signed the DC certificate")
+    username: str = Field(description="Bind account (SIMPLE bind): UPN, DN or DOMAIN\\user")
+    password: SecretStr = Field(description="Password of the bind account (secret)")
+    base_dn: str | None = Field(default=None, description="Search base; default: defaultNamingContext")
+
+    @field_validator("server")
+    @classmethod
+    def _plain_host(cls, v: str) -> str:
+        v = v.strip()
+        if not v or "://" in v or "/" in v or any(c.isspace() for c in v):
+            raise ValueError("server must be a bare host name or IP address (no ldap:// scheme, path or "
+                             "spaces), e.g. dc1.corp.example.com; set port and use_ssl separately")
+        return v
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("username must not be empty (an anonymous bind cannot change accounts)")
+        return v
+
+    @field_validator("base_dn", "ca_file")
+    @classmethod
+    def _empty_is_none(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self) -> ActiveDirectoryConfig:
+        if self.use_ssl and self.start_tls:
+            raise ValueError("use_ssl (LDAPS, port 636) and start_tls (port 389) exclude each other; "
+                             "set one of them to false")
+        return self
+
+    @property
+    def transport(self) -> str:
+        """`ldaps`, `starttls` or `ldap` (cleartext)."""
+        return "ldaps" if self.use_ssl else "starttls" if self.start_tls else "ldap"
