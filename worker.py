@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
 
@@ -20,14 +21,18 @@ from core.settings import Settings, get_settings
 from core.temporal import connect
 
 log = logging.getLogger("soar.worker")
+# On SIGTERM running actions get this long to finish (below compose's 60 s stop_grace_period).
+GRACEFUL_SHUTDOWN = timedelta(seconds=45)
 
 
 def build_workers(client: Client, settings: Settings, store: AssetStore,
                   extra_activities: list[Callable[..., Any]] | None = None) -> list[Worker]:
     """The playbook worker plus one worker per rate-limited asset."""
+    from api.prom import ActionMetricsInterceptor
     from workflows import all_workflows, platform_activities
 
     connector_acts = make_activities(store)
+    interceptors = [ActionMetricsInterceptor()]
     workers = [
         Worker(
             client,
@@ -37,6 +42,8 @@ def build_workers(client: Client, settings: Settings, store: AssetStore,
             max_cached_workflows=5000,
             max_concurrent_activities=200,
             max_concurrent_workflow_tasks=100,
+            interceptors=interceptors,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         )
     ]
     for asset in store.assets.values():
@@ -49,6 +56,8 @@ def build_workers(client: Client, settings: Settings, store: AssetStore,
             activities=acts,
             max_task_queue_activities_per_second=asset.per_second,
             max_concurrent_activities=20,
+            interceptors=interceptors,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         ))
         log.info("rate-limited asset queue", extra={"asset": asset.asset_name})
     return workers
@@ -65,6 +74,10 @@ async def run(settings: Settings | None = None, stop: asyncio.Event | None = Non
         except (NotImplementedError, RuntimeError):
             pass
     store = AssetStore.from_file(settings.assets_file, settings.playbook_task_queue)
+    if settings.worker_metrics_port:
+        from api.prom import start_worker_metrics_server
+
+        start_worker_metrics_server(settings.worker_metrics_port, "127.0.0.1")
     client = await connect(settings)
     workers = build_workers(client, settings, store)
     log.info("worker started", extra={"status": f"{len(workers)} task queue(s)"})

@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from core.config.triggers import Trigger, load_triggers, match_triggers
 from core.models import Artifact, Container, Sensitivity, Severity
+from api.prom import observe_ingest
 from workflows.ids import CONTAINER_ID_RE, container_workflow_id
 from workflows.registry import PLAYBOOKS
 from workflows.starter import assign_id, start_container
@@ -72,12 +73,8 @@ async def ingest(request: Request, client: Client, container: Container, source:
     assign_id(container)
     playbooks = [t.playbook_name for t in match_triggers(request.app.state.triggers.get(request), container)]
     res = await start_container(client, container, task_queue=settings.playbook_task_queue, notes=notes)
-    try:
-        from api.prom import observe_ingest
-
+    if not res.duplicate:
         observe_ingest(source)
-    except ImportError:  # pragma: no cover
-        pass
     return Accepted(container_id=res.container_id, duplicate=res.duplicate,
                     playbooks=[] if res.duplicate else playbooks,
                     url=f"/api/v1/containers/{res.container_id}", artifacts=len(container.artifacts),

@@ -39,7 +39,13 @@ with workflow.unsafe.imports_passed_through():
         Severity,
         Status,
     )
-    from core.temporal import CONNECTOR_RETRY, CONNECTOR_SCHEDULE_TO_CLOSE, SA_AWAITING_PROMPT
+    from core.temporal import (
+        CONNECTOR_RETRY,
+        CONNECTOR_SCHEDULE_TO_CLOSE,
+        SA_AUTO_RESOLVED,
+        SA_AWAITING_PROMPT,
+        SA_STATUS,
+    )
     from workflows.ids import playbook_search_attributes, playbook_workflow_id, prompt_id
 
 ACTION_START_TO_CLOSE = timedelta(minutes=5)
@@ -63,6 +69,7 @@ class PromptAck(BaseModel):
     prompt_id: str
     option: str
     next_step: str
+    waited_s: float = 0.0
 
 
 def _fmt_wait(seconds: float) -> str:
@@ -106,6 +113,10 @@ class Playbook:
             status, error = RunStatus.FAILED, e.message
             self.stage(comment=f"Playbook {self.TITLE} failed: {e.message}")
         final = self._pending if not self._is_empty(self._pending) else None
+        if workflow.patched("run-status-search-attributes"):
+            # Lets visibility count failed runs and auto-resolutions without reading every result.
+            workflow.upsert_search_attributes([SA_STATUS.value_set(status.value),
+                                               SA_AUTO_RESOLVED.value_set(self._auto_resolved)])
         return PlaybookOutcome(
             playbook=self.NAME, title=self.TITLE, version=self.VERSION, baseline_minutes=self.BASELINE_MINUTES,
             status=status, actions=self._records, started=started, ended=workflow.now(),
@@ -232,7 +243,8 @@ class Playbook:
         p.response = r
         p.state = PromptState.ANSWERED
         nxt = self._next_steps.get(p.id, {}).get(r.option, "the playbook continues")
-        return PromptAck(prompt_id=p.id, option=r.option, next_step=nxt)
+        return PromptAck(prompt_id=p.id, option=r.option, next_step=nxt,
+                         waited_s=(r.responded_at - p.created).total_seconds())
 
     @respond.validator
     def _validate_respond(self, r: PromptResponse) -> None:

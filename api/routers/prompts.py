@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import Analyst, Reader
 from api.deps import ClientDep
 from api.errors import rpc_error, update_error
+from api.prom import observe_prompt_response
 from core.models import PlaybookOutcome, PromptResponse
 from workflows.ids import parse_prompt_id
 from workflows.playbook import PromptAck
@@ -72,8 +73,10 @@ async def respond(prompt_id: str, body: ResponseIn, client: ClientDep, user: Ana
     resp = PromptResponse(prompt_id=pid, option=body.option, responder=user.name, responder_roles=user.roles,
                           comment=body.comment)
     try:
-        return await handle.execute_update(  # type: ignore[no-any-return]
+        ack: PromptAck = await handle.execute_update(
             "respond", resp, id=f"response:{pid}:{user.name}:{body.option}"[:250], result_type=PromptAck)
+        observe_prompt_response(ack.waited_s)
+        return ack
     except WorkflowUpdateFailedError as e:
         raise update_error(e) from None
     except RPCError as e:
