@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
@@ -96,9 +97,15 @@ def main() -> None:
     """Console entry."""
     from core.logs import setup_logging
 
+    from core.errors import ConfigError
+
     s = get_settings()
     setup_logging(s.log_level, s.log_json)
-    asyncio.run(run(s))
+    try:
+        asyncio.run(run(s))
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

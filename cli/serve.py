@@ -37,6 +37,21 @@ def dev_server_command(db: Path, port: int, ui_port: int, ip: str = "127.0.0.1")
             *search_attribute_cli_args()]
 
 
+def _check_config(s: object) -> None:
+    """Validate every config file before starting anything; a problem is one clear line, exit 2."""
+    from core.config import load_assets, load_triggers, load_users
+    from core.errors import ConfigError
+    from workflows.registry import PLAYBOOKS
+
+    try:
+        load_assets(s.assets_file)  # type: ignore[attr-defined]
+        load_triggers(s.triggers_file, PLAYBOOKS)  # type: ignore[attr-defined]
+        load_users(s.users_file)  # type: ignore[attr-defined]
+    except ConfigError as e:
+        typer.echo(f"configuration error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
 def register(app: typer.Typer) -> None:
     """Attach the serve commands."""
 
@@ -54,6 +69,8 @@ def register(app: typer.Typer) -> None:
         env = dict(os.environ)
         for k, v in DEMO_ENV.items():
             env.setdefault(k, v)
+            os.environ.setdefault(k, v)
+        _check_config(s)
         env.setdefault("SOAR_TEMPORAL_ADDRESS", f"127.0.0.1:{s.dev_server_port}")
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         py = sys.executable

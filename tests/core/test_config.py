@@ -1,0 +1,138 @@
+"""Every broken config form gives a clear error naming the file, the entry, the field and the fix."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from core.config.assets import load_assets
+from core.config.triggers import load_triggers, match_triggers
+from core.config.users import hash_token, load_users
+from core.errors import ConfigError
+from core.models import Container, Severity
+from core.settings import ROOT
+from workflows.registry import PLAYBOOKS
+
+VT = {"app": "VirusTotal v3", "asset_name": "vt", "configuration": {"api_key": "${VT_API_KEY}"},
+      "product_vendor": "VirusTotal", "product_name": "VirusTotal"}
+
+
+def write(tmp_path, name, data):
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else json.dumps(data))
+    return p
+
+
+def test_example_configs_load():
+    assets = load_assets(ROOT / "config" / "assets.json")
+    assert {"virustotal", "crowdstrike", "pan_fw", "servicenow"} <= set(assets)
+    triggers = load_triggers(ROOT / "config" / "triggers.json", PLAYBOOKS)
+    assert {t.playbook_name for t in triggers} == set(PLAYBOOKS)
+    users = load_users(ROOT / "config" / "users.json")
+    assert users.authenticate("demo-tier2-token").name == "bob"
+    assert users.authenticate("nope") is None
+
+
+@pytest.mark.parametrize("data, field, words", [
+    ("[{", None, "invalid JSON at line 1"),
+    ({"a": 1}, None, "not a list"),
+    ([42], None, "expected a JSON object"),
+    ([{**VT, "asset_name": None}], "asset_name", "missing or invalid asset_name"),
+    ([{**VT, "asset_name": "../etc"}], "asset_name", "invalid asset_name"),
+    ([{**VT, "app": "VirusTotal v9"}], "app", "unknown app 'VirusTotal v9'"),
+    ([VT, VT], "asset_name", "duplicate asset name"),
+    ([{**VT, "configuration": {"api_key": "${NOT_SET_ANYWHERE_123}"}}], "configuration.api_key",
+     "environment variable NOT_SET_ANYWHERE_123 is not set"),
+    ([{**VT, "configuration": {"api_key": "file:/nonexistent/secret"}}], "configuration.api_key",
+     "cannot read secret file"),
+    ([{**VT, "configuration": {"api_key": "${VT_API_KEY}", "rate_limit": True}}],
+     "configuration.max_requests_per_minute", "rate_limit is true"),
+    ([{**VT, "configuration": {"api_key": "${VT_API_KEY}", "timeout_s": "soon"}}], "configuration.timeout_s", ""),
+    ([{**VT, "configuration": {"api_key": "${VT_API_KEY}", "api_kye": "x"}}], "configuration.api_kye", ""),
+    ([{**VT, "configuration": "api_key=1"}], "configuration", "must be a JSON object"),
+])
+def test_broken_assets(tmp_path, data, field, words):
+    p = write(tmp_path, "assets.json", data)
+    with pytest.raises(ConfigError) as e:
+        load_assets(p)
+    msg = str(e.value)
+    assert str(p) in msg and "Fix:" in msg and words in msg
+    assert e.value.field == field
+
+
+def test_missing_assets_file_says_how_to_fix(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_assets(tmp_path / "nope.json")
+    assert "not found" in str(e.value) and "SOAR_ASSETS_FILE" in str(e.value)
+
+
+def test_literal_secret_is_accepted_with_a_warning(tmp_path, caplog):
+    p = write(tmp_path, "assets.json", [{**VT, "configuration": {"api_key": "literal-key-123"}}])
+    with caplog.at_level(logging.WARNING):
+        assets = load_assets(p)
+    assert assets["vt"].settings.api_key.get_secret_value() == "literal-key-123"
+    assert "literal secret" in caplog.text and "literal-key-123" not in caplog.text
+    assert assets["vt"].configuration_redacted["api_key"] == "***"
+
+
+def test_secret_from_file_and_rate_limit_queue(tmp_path):
+    secret = write(tmp_path, "vt.key", "file-key-456\n")
+    p = write(tmp_path, "assets.json", [{**VT, "configuration": {"api_key": f"file:{secret}", "rate_limit": True,
+                                                                  "max_requests_per_minute": 4}}])
+    a = load_assets(p)["vt"]
+    assert a.settings.api_key.get_secret_value() == "file-key-456"
+    assert a.rate_limited and a.per_second == pytest.approx(4 / 60)
+
+
+TRIG = {"playbook_name": "phishing_triage_automation",
+        "trigger": {"type": "event_created", "conditions": {"label": ["phishing"], "severity": ["high", "medium"]}},
+        "active": True, "run_as": "automation_user"}
+
+
+@pytest.mark.parametrize("data, field, words", [
+    ([{**TRIG, "playbook_name": "no_such_playbook"}], "playbook_name", "unknown playbook 'no_such_playbook'"),
+    ([{**TRIG, "trigger": {"type": "event_updated"}}], "trigger.type", ""),
+    ([{**TRIG, "trigger": {"conditions": {"colour": ["red"]}}}], "trigger.conditions.colour", "unknown condition key"),
+    ([{**TRIG, "active": "maybe"}], "active", ""),
+    ([{**TRIG, "extra": 1}], "extra", ""),
+])
+def test_broken_triggers(tmp_path, data, field, words):
+    p = write(tmp_path, "triggers.json", data)
+    with pytest.raises(ConfigError) as e:
+        load_triggers(p, PLAYBOOKS)
+    assert e.value.field == field and words in str(e.value) and "trigger #0" in str(e.value)
+
+
+def test_trigger_matching(tmp_path):
+    triggers = load_triggers(write(tmp_path, "t.json", [TRIG, {**TRIG, "active": False,
+                                                                "playbook_name": "containment_decision"}]), PLAYBOOKS)
+    hit = Container(name="x", label="phishing", severity=Severity.HIGH)
+    miss = Container(name="x", label="phishing", severity=Severity.LOW)
+    assert [t.playbook_name for t in match_triggers(triggers, hit)] == ["phishing_triage_automation"]
+    assert match_triggers(triggers, miss) == []
+
+
+@pytest.mark.parametrize("data, field, words", [
+    ([{"name": "a", "roles": [], "token_sha256": "abc"}], "token_sha256", "64-character hex"),
+    ([{"name": "a", "roles": [], "token_sha256": hash_token("t")},
+      {"name": "a", "roles": [], "token_sha256": hash_token("u")}], "name", "duplicate user"),
+    ([{"name": "a", "roles": [], "token_sha256": hash_token("t")},
+      {"name": "b", "roles": [], "token_sha256": hash_token("t")}], "token_sha256", "share one token"),
+    ([{"name": "bad name!", "roles": [], "token_sha256": hash_token("t")}], "name", ""),
+])
+def test_broken_users(tmp_path, data, field, words):
+    with pytest.raises(ConfigError) as e:
+        load_users(write(tmp_path, "users.json", data))
+    assert e.value.field == field and words in str(e.value)
+
+
+def test_worker_with_broken_config_exits_with_a_clear_error_not_a_traceback(tmp_path):
+    p = write(tmp_path, "assets.json", [{**VT, "app": "Nope"}])
+    r = subprocess.run([sys.executable, "-m", "cli.main", "asset", "list", "--assets", str(p)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "unknown app 'Nope'" in r.stderr and "Traceback" not in r.stderr
