@@ -93,7 +93,12 @@ def register(app: typer.Typer) -> None:
                     os.killpg(p.pid, signal.SIGKILL)
                     p.wait()
 
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        def interrupt(*_: object) -> None:
+            raise KeyboardInterrupt
+
+        # Explicit for both: a shell that backgrounds `soar dev` may have set SIGINT to "ignore".
+        signal.signal(signal.SIGTERM, interrupt)
+        signal.signal(signal.SIGINT, interrupt)
         try:
             t = start("temporal", dev_server_command(db, s.dev_server_port, s.dev_server_ui_port))
             if not _wait_port("127.0.0.1", s.dev_server_port, 30, t):
