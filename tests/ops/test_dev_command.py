@@ -1,0 +1,87 @@
+"""`soar dev` (what `make run` runs): every service comes up, Ctrl-C leaves nothing behind, and a second start
+keeps the earlier workflows (the SQLite file)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from core.settings import ROOT
+from tests.helpers.config import example_assets, write_assets
+from tests.helpers.servers import free_port
+
+
+def wait_http(url: str, timeout: float = 60) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            r = httpx.get(url, timeout=2)
+            if r.status_code == 200:
+                return r
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(url)
+        time.sleep(0.3)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "cli.main", "dev"], cwd=ROOT, env=env,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def stop(p: subprocess.Popen[bytes]) -> None:
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=60)
+
+
+def test_dev_command_runs_everything_and_stops_cleanly(tmp_path):
+    ports = {k: free_port() for k in ("temporal", "ui", "api", "sim")}
+    assets = example_assets(f"http://127.0.0.1:{ports['sim']}")
+    env = {**os.environ, "SOAR_DATA_DIR": str(tmp_path / "data"),
+           "SOAR_DEV_SERVER_PORT": str(ports["temporal"]), "SOAR_DEV_SERVER_UI_PORT": str(ports["ui"]),
+           "SOAR_API_PORT": str(ports["api"]), "SOAR_SIMULATOR_PORT": str(ports["sim"]),
+           "SOAR_API_URL": f"http://127.0.0.1:{ports['api']}",
+           "SOAR_ASSETS_FILE": str(write_assets(tmp_path / "assets.json", assets)),
+           "SOAR_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}"}
+    log = tmp_path / "dev.log"
+    p = start(env, log)
+    try:
+        api = f"http://127.0.0.1:{ports['api']}"
+        wait_http(f"http://127.0.0.1:{ports['ui']}/")
+        wait_http(f"{api}/healthz")
+        assert wait_http(f"{api}/readyz").json()["status"] == "ready"
+        wait_http(f"http://127.0.0.1:{ports['sim']}/healthz")
+        r = httpx.post(f"{api}/api/v1/containers", headers={"ph-auth-token": "demo-automation-token"},
+                       json={"name": "dev check", "label": "misc", "source_data_identifier": "dev-check-1"})
+        assert r.status_code == 202, r.text
+        cid = r.json()["container_id"]
+    finally:
+        stop(p)
+    assert p.returncode is not None
+    time.sleep(1)
+    assert not any(port_open(x) for x in ports.values()), log.read_text()[-2000:]
+    assert (tmp_path / "data" / "temporal.db").exists()
+
+    p = start(env, log)
+    try:
+        wait_http(f"{api}/readyz", timeout=90)
+        again = httpx.get(f"{api}/api/v1/containers/{cid}", headers={"ph-auth-token": "demo-tier1-token"}, timeout=30)
+        assert again.status_code == 200 and again.json()["state"]["container"]["name"] == "dev check"
+    finally:
+        stop(p)
+    time.sleep(1)
+    assert not any(port_open(x) for x in ports.values())
