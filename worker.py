@@ -10,8 +10,8 @@ import asyncio
 import logging
 import signal
 import sys
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -95,9 +95,8 @@ async def run(settings: Settings | None = None, stop: asyncio.Event | None = Non
 
 def main() -> None:
     """Console entry."""
-    from core.logs import setup_logging
-
     from core.errors import ConfigError
+    from core.logs import setup_logging
 
     s = get_settings()
     setup_logging(s.log_level, s.log_json)

@@ -9,9 +9,9 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowHandle
 
+from api.prom import observe_ingest
 from core.config.triggers import Trigger, load_triggers, match_triggers
 from core.models import Artifact, Container, Sensitivity, Severity
-from api.prom import observe_ingest
 from workflows.ids import CONTAINER_ID_RE, container_workflow_id
 from workflows.registry import PLAYBOOKS
 from workflows.starter import assign_id, start_container

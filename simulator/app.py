@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -14,7 +15,7 @@ from simulator.core import Fault, FaultResponse, SimState
 INFRA_MODULES = {"core", "app", "verdicts"}
 
 
-def vendor_modules() -> list[object]:
+def vendor_modules() -> list[Any]:
     """Every vendor module (it defines `router` and `PREFIX`)."""
     out = []
     for mod in pkgutil.iter_modules(simulator.__path__):

@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
 def all_workflows() -> list[type]:
     """Every workflow class the playbook worker runs."""
-    from workflows.registry import PLAYBOOKS
     from workflows.container import ContainerWorkflow
+    from workflows.registry import PLAYBOOKS
 
     return [ContainerWorkflow, *(p.workflow for p in PLAYBOOKS.values())]
 

@@ -206,8 +206,9 @@ class Playbook:
         await self.flush()
         timed_out = False
         try:
-            await workflow.wait_condition(lambda: p.state != PromptState.PENDING, timeout=respond_in,
-                                          timeout_summary=f"prompt deadline: {role} ({_fmt_wait(respond_in.total_seconds())})")
+            await workflow.wait_condition(
+                lambda: p.state != PromptState.PENDING, timeout=respond_in,
+                timeout_summary=f"prompt deadline: {role} ({_fmt_wait(respond_in.total_seconds())})")
         except TimeoutError:
             timed_out = True
         waited = (workflow.now() - now).total_seconds()
@@ -314,7 +315,8 @@ class Playbook:
         return e == ContainerEvent(author=e.author)
 
     # ---- nested playbooks ---------------------------------------------------------------------------
-    async def run_playbook(self, workflow_type: str, name: str, params: dict[str, str] | None = None) -> PlaybookOutcome | None:
+    async def run_playbook(self, workflow_type: str, name: str,
+                           params: dict[str, str] | None = None) -> PlaybookOutcome | None:
         """Run another playbook as a child of this one; its records join this run's report."""
         await self.flush()
         suffix = f"from-{self.NAME.replace('_', '-')}"

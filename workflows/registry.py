@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,10 @@ def _discover() -> dict[str, PlaybookInfo]:
             name = getattr(obj, "NAME", None)
             defn = getattr(obj, "__temporal_workflow_definition", None)
             if isinstance(obj, type) and name and defn is not None and obj.__module__ == m.__name__:
-                out[name] = PlaybookInfo(name=name, title=obj.TITLE, version=obj.VERSION,
-                                         baseline_minutes=obj.BASELINE_MINUTES, description=obj.DESCRIPTION,
-                                         workflow=obj, workflow_type=defn.name)
+                pb: Any = obj
+                out[name] = PlaybookInfo(name=name, title=pb.TITLE, version=pb.VERSION,
+                                         baseline_minutes=pb.BASELINE_MINUTES, description=pb.DESCRIPTION,
+                                         workflow=pb, workflow_type=defn.name)
     return out
 
 

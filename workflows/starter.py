@@ -41,7 +41,7 @@ async def start_container(client: Client, container: Container, *, task_queue: s
                           notes: list[str] | None = None) -> StartResult:
     """Start the container workflow; the same alert again returns the existing container (duplicate=True)."""
     c = assign_id(container)
-    assert c.id is not None
+    assert c.id is not None and c.source_data_identifier is not None
     wid = container_workflow_id(c.id)
     try:
         await client.start_workflow(

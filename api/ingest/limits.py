@@ -17,6 +17,8 @@ MAX_NOTE_CHARS = 500
 MAX_SCAN_CHARS = 16_000_000
 # One URL candidate; longer runs of non-space characters are cut here before refanging.
 MAX_URL_CHARS = 4096
+# Distinct URLs remembered (to count them for the note); scanning stops beyond this.
+MAX_URLS_COUNTED = 200_000
 
 # Header bytes handed to the stdlib header parser (pure Python, per line): the top-level message,
 # each MIME part, and the whole message.

@@ -130,15 +130,20 @@ def split_multipart(buf: bytes, start: int, end: int, boundary: bytes, limit: in
     return parts
 
 
-def transfer_decode(entity: Entity) -> tuple[bytes, str | None]:
-    """The entity's body with its Content-Transfer-Encoding undone, and a note if it was malformed."""
-    raw = entity.buf[entity.start : entity.end]
+def body_view(entity: Entity) -> tuple[bytes, int, int, str | None]:
+    """The entity's body with its Content-Transfer-Encoding undone, as (buffer, start, end, problem).
+
+    An identity encoding (7bit, 8bit, binary) returns the entity's own buffer, so nested messages cost
+    no copies; `problem` says how a malformed base64 body was read.
+    """
     cte = header_str(entity.headers, "Content-Transfer-Encoding").strip().lower()
     if cte == "base64":
-        return b64decode_lenient(raw)
+        data, problem = b64decode_lenient(entity.buf[entity.start : entity.end])
+        return data, 0, len(data), problem
     if cte == "quoted-printable":
-        return quopri.decodestring(raw), None
-    return raw, None
+        data = quopri.decodestring(entity.buf[entity.start : entity.end])
+        return data, 0, len(data), None
+    return entity.buf, entity.start, entity.end, None
 
 
 def b64decode_lenient(raw: bytes) -> tuple[bytes, str | None]:
@@ -146,13 +151,15 @@ def b64decode_lenient(raw: bytes) -> tuple[bytes, str | None]:
     data = b"".join(raw.split())
     pad = -len(data) % 4
     try:
-        return base64.b64decode(data + b"=" * pad, validate=True), ("padding was missing" if pad else None)
+        decoded = base64.b64decode(data + b"=" * pad, validate=True)
+        return decoded, ("its base64 padding was missing" if pad else None)
     except binascii.Error:
         pass
     data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
     if len(data) % 4 == 1:
         data = data[:-1]
-    return base64.b64decode(data + b"=" * (-len(data) % 4)), "it had invalid characters or length"
+    decoded = base64.b64decode(data + b"=" * (-len(data) % 4))
+    return decoded, "its base64 had invalid characters or a bad length"
 
 
 def header_value(headers: EmailMessage, name: str) -> object | None:
@@ -198,12 +205,12 @@ def mime_param(headers: EmailMessage, getter: Callable[[], T], fallback: T) -> T
         return fallback
 
 
-def decode_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
+def decode_text(data: bytes | memoryview, charset: str | None) -> tuple[str, str | None]:
     """Bytes of a text part as str, and a note when the declared charset could not be used."""
     cs = (charset or "utf-8").strip().lower()
     if cs in ("us-ascii", "ascii", ""):
         cs = "utf-8"
     try:
-        return data.decode(cs, "replace"), None
+        return str(data, cs, "replace"), None
     except (LookupError, UnicodeError, ValueError, TypeError):
-        return data.decode("utf-8", "replace"), f"unknown or unusable charset {cs[:40]!r}; decoded as UTF-8"
+        return str(data, "utf-8", "replace"), f"unknown or unusable charset {cs[:40]!r}; decoded as UTF-8"

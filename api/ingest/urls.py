@@ -23,9 +23,9 @@ from core.cef import validate_domain, validate_url
 
 _STOP = r"\s<>\"'`\x00-\x1f\x7f"
 # A scheme (plain or defanged: hxxp, hXXps, fxp) and a separator (://, [:]//, [://], :\\).
-SCHEME_URL_RE = re.compile(
-    rf"(?i)(?<![a-z0-9])(?:h(?:tt|xx)ps?|f[tx]p)(?::/{{2}}|\[:\]/{{2}}|\[://\]|:\\\\)[^{_STOP}]{{1,{MAX_URL_CHARS}}}"
-)
+_SCHEME = r"(?:h(?:tt|xx)ps?|f[tx]p)(?::/{2}|\[:\]/{2}|\[://\]|:\\\\)"
+SCHEME_START_RE = re.compile(_SCHEME, re.IGNORECASE)
+SCHEME_URL_RE = re.compile(rf"(?i)(?<![a-z0-9]){_SCHEME}[^{_STOP}]{{1,{MAX_URL_CHARS}}}")
 _DEFANG = r"(?:\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\})"
 # A scheme-less host with at least one defanged dot (checked after the match), optionally a path.
 BARE_DEFANGED_RE = re.compile(
@@ -37,15 +37,26 @@ _DOT_WORD_RE = re.compile(r"\[dot\]|\(dot\)|\{dot\}|\{\.\}", re.IGNORECASE)
 _TRAIL = ".,;:!?'\"*"
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 
-# HTML: tags are found with str.find, attributes within one tag with a pattern bounded by that tag.
-_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]{0,40})")
+# A plain URL whose host is a DNS name: accepted without urlsplit (the common case, ~30x faster).
+_SIMPLE_URL_RE = re.compile(
+    r"(?i)(https?|ftp)://((?:[a-z0-9_-]{1,63}\.){1,20}(?=[a-z0-9-]{0,62}[a-z])[a-z0-9-]{1,63})"
+    r"((?::[0-9]{1,5})?(?:[/?#][^\s\\\[\]]*)?)"
+)
+
+# HTML. Comments are cut with str.find; tags are matched with `[^<>]*`, which stops at the next `<`, so
+# every character is looked at a bounded number of times whatever the markup.
+_LINK_TAG_RE = re.compile(r"<(a|area|base|form|button|input|iframe|frame|embed|script|meta)\b([^<>]*)>",
+                          re.IGNORECASE)
+_ANY_TAG_RE = re.compile(r"<[^<>]*>")
 _ATTR_RE = re.compile(r"""([^\s"'=<>/`]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
-_LINK_ATTRS = {"href", "action", "formaction"}
-_SRC_TAGS = {"iframe", "frame", "embed", "script"}
+_LINK_ATTRS = {"a": "href", "area": "href", "base": "href", "form": "action", "button": "formaction",
+               "input": "formaction", "iframe": "src", "frame": "src", "embed": "src", "script": "src"}
 
 
 def _trim(candidate: str) -> str:
     """Drop trailing punctuation and unbalanced closing brackets (`(see http://x.com/a).` -> `.../a`)."""
+    if not candidate or (candidate[-1] not in _TRAIL and candidate[-1] not in _PAIRS):
+        return candidate
     counts = {c: candidate.count(c) for c in "()[]{}"}
     end = len(candidate)
     while end:
@@ -63,8 +74,11 @@ def _trim(candidate: str) -> str:
 def normalize_url(candidate: str) -> str | None:
     """A refanged, validated absolute URL with lower-case scheme and host, or None."""
     candidate = _trim(candidate.strip())[:MAX_URL_CHARS]
-    if not candidate:
+    if not SCHEME_START_RE.match(candidate):
         return None
+    simple = _SIMPLE_URL_RE.fullmatch(candidate)
+    if simple and len(simple.group(2)) <= 253 and not _DEFANG_ANY_RE.search(candidate):
+        return f"{simple.group(1).lower()}://{simple.group(2).lower()}{simple.group(3)}"
     lowered = candidate[:8].lower()
     plain = lowered.startswith(("http://", "https://", "ftp://")) and not _DEFANG_ANY_RE.search(candidate)
     if not plain:
@@ -128,64 +142,50 @@ def text_urls(text: str) -> Iterator[str]:
                 yield url
 
 
+def _strip_comments(doc: str) -> str:
+    out: list[str] = []
+    i = 0
+    while True:
+        j = doc.find("<!--", i)
+        if j < 0:
+            out.append(doc[i:])
+            break
+        out.append(doc[i:j])
+        k = doc.find("-->", j + 4)
+        if k < 0:
+            break
+        i = k + 3
+    return " ".join(out)
+
+
 def scan_html(doc: str) -> tuple[list[str], str]:
-    """The link targets (href, form action, frame/script src) and the visible text of an HTML document.
+    """The link targets (a/area href, form action, frame/script src, meta refresh) and the text of HTML.
 
-    A linear scanner, tolerant of broken markup: an unterminated tag or comment ends the scan.
+    Comments are dropped; tolerant of broken markup; linear in the size of the document.
     """
+    doc = _strip_comments(doc)
     links: list[str] = []
-    text: list[str] = []
-    i, n = 0, len(doc)
-    while i < n:
-        lt = doc.find("<", i)
-        if lt < 0:
-            text.append(doc[i:])
-            break
-        text.append(doc[i:lt])
-        if doc.startswith("<!--", lt):
-            end = doc.find("-->", lt + 4)
-            if end < 0:
-                break
-            i = end + 3
-            continue
-        m = _TAG_RE.match(doc, lt)
-        if m is None:
-            if doc.startswith(("<!", "<?"), lt):
-                end = doc.find(">", lt + 2)
-                if end < 0:
-                    break
-                i = end + 1
-            else:
-                text.append("<")
-                i = lt + 1
-            continue
-        end = doc.find(">", m.end())
-        if end < 0:
-            break
-        if not m.group(1):
-            _tag_links(m.group(2).lower(), doc[m.end() : end], links, text)
-        text.append(" ")
-        i = end + 1
-    return links, html.unescape("".join(text))
+    for m in _LINK_TAG_RE.finditer(doc):
+        tag, values = m.group(1).lower(), _attributes(m.group(2))
+        target = values.get(_LINK_ATTRS.get(tag, ""))
+        if target:
+            links.append(target)
+        if tag == "meta" and values.get("http-equiv", "").lower() == "refresh":
+            # content="0; url=https://evil.example/"
+            links.append(values.get("content", "").partition("=")[2].strip(" '\""))
+    return links, html.unescape(_ANY_TAG_RE.sub(" ", doc))
 
 
-def _tag_links(tag: str, attrs: str, links: list[str], text: list[str]) -> None:
+def _attributes(text: str) -> dict[str, str]:
     values: dict[str, str] = {}
-    for am in _ATTR_RE.finditer(attrs):
+    for am in _ATTR_RE.finditer(text):
         name, raw = am.group(1).lower(), am.group(2)
         if raw is None or name in values:
             continue
         if raw[:1] in ("'", '"'):
             raw = raw[1:-1]
         values[name] = html.unescape(raw)
-    for name in _LINK_ATTRS:
-        if name in values:
-            links.append(values[name])
-    if tag in _SRC_TAGS and "src" in values:
-        links.append(values["src"])
-    if tag == "meta" and values.get("http-equiv", "").lower() == "refresh" and "content" in values:
-        # <meta http-equiv="refresh" content="0; url=https://evil.example/">: scanned as text.
-        text.append(" " + values["content"].replace("url=", " ").replace("URL=", " ") + " ")
+    return values
 
 
 def html_urls(doc: str) -> Iterator[str]:

@@ -104,13 +104,15 @@ async def list_containers(
     rows = []
     for wf in it.current_page or []:
         sa = wf.search_attributes
-        def one(name: str) -> Any:
+
+        def one(name: str, sa: Any = sa) -> Any:
             v = sa.get(name)
             return v[0] if isinstance(v, list) and v else v
+
         rows.append(ContainerSummary(
             id=one("SoarContainerId") or wf.id.removeprefix("container/"), name=None, label=one("SoarLabel"),
             severity=one("SoarSeverity"), status=one("SoarStatus"), disposition=one("SoarDisposition") or None,
-            playbooks=list(sa.get("SoarPlaybook") or []), awaiting_prompt=bool(one("SoarAwaitingPrompt")),
+            playbooks=[str(x) for x in (sa.get("SoarPlaybook") or [])], awaiting_prompt=bool(one("SoarAwaitingPrompt")),
             auto_resolved=bool(one("SoarAutoResolved")),
             created=wf.start_time.isoformat() if wf.start_time else None,
             closed=wf.close_time.isoformat() if wf.close_time else None,

@@ -62,7 +62,8 @@ async def list_prompts(client: ClientDep, user: Reader, state: str = Query("pend
 
 @router.post("/{prompt_id}/response", response_model=PromptAck,
              responses={403: {"description": "wrong role"}, 404: {"description": "unknown prompt"},
-                        409: {"description": "already answered or expired"}, 422: {"description": "option not offered"}})
+                        409: {"description": "already answered or expired"},
+                        422: {"description": "option not offered"}})
 async def respond(prompt_id: str, body: ResponseIn, client: ClientDep, user: Analyst) -> PromptAck:
     """Deliver a decision. Synchronous: 200 says what happens next. Retrying the same request is idempotent."""
     parsed = parse_prompt_id(prompt_id)
@@ -90,6 +91,7 @@ async def respond(prompt_id: str, body: ResponseIn, client: ClientDep, user: Ana
     for rec in out.actions:
         if rec.kind == "prompt" and rec.summary.get("prompt_id") == pid:
             if rec.summary.get("responder") == user.name and rec.summary.get("option") == body.option:
-                return PromptAck(prompt_id=pid, option=body.option, next_step="already recorded; the playbook has finished")
+                return PromptAck(prompt_id=pid, option=body.option,
+                                 next_step="already recorded; the playbook has finished")
             raise HTTPException(409, f"prompt {pid} is already closed ({rec.message})")
     raise HTTPException(404, f"no prompt {pid}")
