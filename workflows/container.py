@@ -52,14 +52,25 @@ MAX_COMMENTS = 2000
 class ContainerWorkflow:
     """The container entity workflow."""
 
-    def __init__(self) -> None:
-        self.s: ContainerState | None = None
+    @workflow.init
+    def __init__(self, inp: ContainerInput) -> None:
+        # State exists before the first handler runs: an analyst update may arrive in the very first
+        # workflow task (right after ingestion, or right after continue-as-new).
         self._prompts: dict[str, Prompt] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._respond_in_s: float | None = None
+        self._respond_in_s: float | None = inp.respond_in_s
         self._close_requested = False
         self._analyst_closed = False
         self._sa: dict[str, object] = {}
+        self._matched = inp.state is not None
+        self.s: ContainerState | None = inp.state
+        if self.s is None:
+            c = inp.container
+            if c.created is None:
+                c.created = workflow.now()
+            self.s = ContainerState(container=c)
+            for note in inp.notes[:50]:
+                self._add_comment("ingest", note)
 
     @property
     def state(self) -> ContainerState:
@@ -69,16 +80,8 @@ class ContainerWorkflow:
     @workflow.run
     async def run(self, inp: ContainerInput) -> ContainerView:
         """Match triggers, start playbooks, apply changes until closed."""
-        self._respond_in_s = inp.respond_in_s
-        if inp.state is not None:  # continued-as-new: children have all finished
-            self.s = inp.state
-        else:
-            c = inp.container
-            if c.created is None:
-                c.created = workflow.now()
-            self.s = ContainerState(container=c)
-            for note in inp.notes[:50]:
-                self._add_comment("ingest", note)
+        if inp.state is None:  # (a continued-as-new run has no children left and skips matching)
+            c = self.state.container
             match: MatchResult = await workflow.execute_local_activity(
                 "soar.match_triggers", MatchInput(container=c, playbooks=inp.playbooks),
                 result_type=MatchResult, start_to_close_timeout=timedelta(seconds=10),
@@ -89,6 +92,7 @@ class ContainerWorkflow:
                 c.status = Status.OPEN
             for m in match.matches:
                 self._start_playbook(m.playbook, m.run_as, None)
+            self._matched = True
         self._upsert()
         while True:
             await workflow.wait_condition(
@@ -236,7 +240,7 @@ class ContainerWorkflow:
 
     @run_playbook.validator
     def _validate_run(self, req: RunPlaybookRequest) -> None:
-        if self.s is None:
+        if self.s is None or not self._matched:
             raise ApplicationError("container is still starting; retry", type="NotReady")
         if req.playbook not in PLAYBOOK_TYPES:
             raise ApplicationError(f"unknown playbook {req.playbook!r}; choose one of: "
