@@ -105,6 +105,7 @@ CEF_VALIDATORS: dict[str, Callable[[str, Any], str]] = {
     "destinationUserName": validate_user,
     "fromEmail": validate_email,
     "toEmail": validate_email,
+    "replyToEmail": validate_email,
 }
 
 # What kind of indicator each CEF key holds (the Splunk SOAR "contains" types).
@@ -124,6 +125,7 @@ CEF_CONTAINS: dict[str, str] = {
     "destinationUserName": "user",
     "fromEmail": "email",
     "toEmail": "email",
+    "replyToEmail": "email",
 }
 
 

@@ -26,6 +26,7 @@ from api.ingest.limits import MAX_PARSED_HEADER_CHARS, MAX_TOTAL_HEADER_BYTES
 _HEADER_LINE_RE = re.compile(rb"From |[\041-\071\073-\176]*:|[\t ]")
 _PARSER = BytesParser(policy=default_policy)
 T = TypeVar("T")
+_NOT_BASE64 = bytes(sorted(set(range(256)) - set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")))
 
 
 @dataclass
@@ -97,35 +98,22 @@ def split_multipart(buf: bytes, start: int, end: int, boundary: bytes, limit: in
     Delimiter lines are `--boundary` (or `--boundary--` to close) at the start of a line, optionally followed
     by white space; a missing close delimiter ends the last part at the end of the body.
     """
-    delim = b"--" + boundary
+    delimiter = re.compile(rb"^--" + re.escape(boundary) + rb"(--)?[ \t]*\r?$", re.MULTILINE)
     parts: list[tuple[int, int]] = []
-    pos, part_start = start, -1
-    while len(parts) < limit:
-        i = buf.find(delim, pos, end)
-        if i < 0:
-            break
-        pos = i + 1
-        if i > start and buf[i - 1] not in (10, 13):
-            continue
-        j = i + len(delim)
-        closing = buf.startswith(b"--", j, end)
-        if closing:
-            j += 2
-        eol = buf.find(b"\n", j, end)
-        line_end = end if eol < 0 else eol
-        if buf[j:line_end].strip(b" \t\r"):
-            continue
+    part_start = -1
+    for m in delimiter.finditer(buf, start, end):
         if part_start >= 0:
-            stop = i
-            if buf.startswith(b"\r\n", stop - 2, stop) and stop - 2 >= part_start:
-                stop -= 2
-            elif stop > part_start and buf[stop - 1] in (10, 13):
+            # The line break before a delimiter belongs to the delimiter.
+            stop = m.start() - 1
+            if stop > part_start and buf[stop - 1] == 13:
                 stop -= 1
-            parts.append((part_start, stop))
-        if closing:
+            parts.append((part_start, max(part_start, stop)))
+            if len(parts) >= limit:
+                return parts
+        if m.group(1):
             return parts
-        part_start = pos = min(line_end + 1, end)
-    if part_start >= 0 and len(parts) < limit:
+        part_start = min(m.end() + 1, end)
+    if part_start >= 0:
         parts.append((part_start, end))
     return parts
 
@@ -155,7 +143,7 @@ def b64decode_lenient(raw: bytes) -> tuple[bytes, str | None]:
         return decoded, ("its base64 padding was missing" if pad else None)
     except binascii.Error:
         pass
-    data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+    data = data.translate(None, _NOT_BASE64)
     if len(data) % 4 == 1:
         data = data[:-1]
     decoded = base64.b64decode(data + b"=" * (-len(data) % 4))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -27,7 +28,7 @@ async def ingest_splunk(request: Request, client: ClientDep, user: WebhookIngest
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise HTTPException(422, f"body: not valid JSON ({e}); send the webhook's JSON payload") from None
     try:
-        parsed = parse_splunk(payload)
+        parsed = parse_splunk(payload, max_artifacts=request.app.state.settings.api_max_artifacts)
     except IngestError as e:
         raise HTTPException(422, f"{e.field}: {e.message}") from None
     return await ingest(request, client, parsed.container, "splunk", parsed.notes)
@@ -45,7 +46,12 @@ async def ingest_email(request: Request, client: ClientDep, user: Ingester) -> A
         raise HTTPException(422, "body: empty; send the raw message (Content-Type: message/rfc822)")
     settings = request.app.state.settings
     try:
-        parsed = parse_email(raw, store_dir=settings.data_dir / "emails")
+        # CPU-bound on hostile bodies and fsyncs the raw message: keep it off the event loop.
+        parsed = await asyncio.to_thread(parse_email, raw, store_dir=settings.data_dir / "emails",
+                                         max_artifacts=settings.api_max_artifacts)
     except IngestError as e:
         raise HTTPException(422, f"{e.field}: {e.message}") from None
+    except OSError as e:
+        raise HTTPException(503, f"cannot store the raw message ({e.strerror}); check SOAR_DATA_DIR is "
+                                 "writable. Nothing was created; retry after fixing it") from None
     return await ingest(request, client, parsed.container, "email", parsed.notes)
