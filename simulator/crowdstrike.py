@@ -265,6 +265,9 @@ async def device_details(request: Request) -> Response:
 @router.post("/devices/entities/devices-actions/v2")
 async def device_action(request: Request, action_name: str = "") -> Response:
     """`contain` / `lift_containment` for `{"ids": [...]}` -> 202 with one resource per id."""
+    # Read the body first: like the real API, a fully sent request is acted on even if the client
+    # disconnects during the (simulated) latency.
+    await request.body()
     try:
         headers = await authorize(request)
     except _Denied:

@@ -1,0 +1,207 @@
+"""Reliability rig: the Temporal dev server, the worker and (optionally) the API as REAL subprocesses
+that tests kill -9, stop and restart, the vendor simulator on a real port, and a Temporal client.
+
+Every process is started by this test and stopped by its pid in the fixture's `finally`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+from core.models import Artifact, Container, PromptResponse, Severity
+from core.settings import Settings
+from core.temporal import connect
+from tests.conftest import Sim
+from tests.helpers.config import example_assets, write_assets
+from tests.helpers.procs import ApiProc, TemporalServer, WorkerProc, soar_env
+from workflows.messages import ContainerView
+from workflows.starter import StartResult, start_container
+
+MAL_HASH = "deadbeef" + "7" * 56
+
+
+async def poll(fn: Callable[[], Awaitable[Any]], within: float, what: str, interval: float = 0.25) -> Any:
+    """Await `fn()` until it returns something truthy (exceptions count as "not yet"), for up to
+    `within` seconds.
+
+    Raises:
+        TimeoutError: naming `what` and the last error seen.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    last: BaseException | None = None
+    while True:
+        try:
+            out = await fn()
+            if out:
+                return out
+        except Exception as e:  # not there yet (query before start, server restarting, ...)
+            last = e
+        if loop.time() > deadline:
+            raise TimeoutError(f"{what}: not reached within {within:.0f}s (last error: {last!r})")
+        await asyncio.sleep(interval)
+
+
+class Rig:
+    """One isolated SOAR installation made of real processes."""
+
+    def __init__(self, root: Path, sim: Sim, task_queue: str, triggers: list[dict[str, Any]] | None) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root, self.sim, self.task_queue = root, sim, task_queue
+        self.assets_file = write_assets(root / "assets.json", example_assets(sim.url))
+        self.triggers_file: Path | None = None
+        if triggers is not None:
+            self.triggers_file = root / "triggers.json"
+            self.triggers_file.write_text(json.dumps(triggers))
+        self.temporal = TemporalServer(root / "temporal.db", root / "temporal.log")
+        env = soar_env(temporal_address=self.temporal.address, assets_file=self.assets_file,
+                       task_queue=task_queue, data_dir=root / "data", triggers_file=self.triggers_file)
+        self.worker = WorkerProc(env, root / "worker.log")
+        self.api: ApiProc | None = None
+        self._env = env
+        self._client: Client | None = None
+
+    async def up(self, *, api: bool = False) -> Rig:
+        """Start the dev server, connect, start the worker (and the API)."""
+        await asyncio.to_thread(self.temporal.start)
+        self._client = await self.connect()
+        await asyncio.to_thread(self.worker.start)
+        if api:
+            self.api = ApiProc(self._env, self.root / "api.log")
+            await asyncio.to_thread(self.api.start)
+        return self
+
+    async def connect(self, within: float = 60) -> Client:
+        """A client of the dev server, retried while it comes up."""
+        settings = Settings(temporal_address=self.temporal.address)
+
+        async def attempt() -> Client:
+            c = await connect(settings)
+            await c.count_workflows("WorkflowType='ContainerWorkflow'")  # namespace + visibility ready
+            return c
+
+        return await poll(attempt, within, f"Temporal at {self.temporal.address}", interval=0.5)  # type: ignore[no-any-return]
+
+    @property
+    def client(self) -> Client:
+        """The test's Temporal client."""
+        assert self._client is not None
+        return self._client
+
+    def down(self) -> None:
+        """Kill every process this rig started (by pid)."""
+        for p in (self.api, self.worker, self.temporal):
+            if p is not None:
+                p.kill()
+
+    # ---- containers -------------------------------------------------------------------------------
+    async def start(self, container: Container, **kw: Any) -> StartResult:
+        """Start a container workflow on this rig's task queue."""
+        return await start_container(self.client, container, task_queue=self.task_queue, **kw)
+
+    async def view(self, cid: str) -> ContainerView:
+        """The container's `view` query (needs a live worker)."""
+        h = self.client.get_workflow_handle(f"container/{cid}")
+        return await h.query("view", result_type=ContainerView)  # type: ignore[no-any-return]
+
+    async def wait_for(self, cid: str, pred: Callable[[ContainerView], bool], within: float = 90,
+                       what: str = "") -> ContainerView:
+        """Poll the container's view until `pred(view)` holds."""
+        async def check() -> ContainerView | None:
+            v = await self.view(cid)
+            return v if pred(v) else None
+        return await poll(check, within, what or f"condition on {cid}", interval=0.3)  # type: ignore[no-any-return]
+
+    async def answer(self, prompt_wid: str, prompt_id: str, option: str, who: str = "bob") -> Any:
+        """Answer a prompt as a soc_tier2 analyst (the update the API sends)."""
+        h = self.client.get_workflow_handle(prompt_wid)
+        answer = PromptResponse(prompt_id=prompt_id, option=option, responder=who,
+                                responder_roles=["soc_tier2"])
+        return await h.execute_update("respond", answer)
+
+
+@pytest_asyncio.fixture
+async def make_rig(tmp_path: Path, sim: Sim, task_queue: str) -> AsyncIterator[Callable[..., Awaitable[Rig]]]:
+    """`await make_rig(api=False, triggers=None)` -> a running Rig; every process is killed afterwards."""
+    rigs: list[Rig] = []
+
+    async def make(*, api: bool = False, triggers: list[dict[str, Any]] | None = None) -> Rig:
+        rig = Rig(tmp_path / f"rig{len(rigs)}", sim, task_queue, triggers)
+        rigs.append(rig)
+        try:
+            await rig.up(api=api)
+        except BaseException:
+            rig.down()
+            raise
+        return rig
+
+    try:
+        yield make
+    finally:
+        for r in rigs:
+            r.down()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest, record_property: Callable[[str, object], None]) -> Any:
+    """A dict of measured figures, printed (`RELIABILITY {...}`) and recorded as junit properties."""
+    out: dict[str, Any] = {}
+    t0 = time.monotonic()
+    yield out
+    out["test_wall_s"] = round(time.monotonic() - t0, 1)
+    for k, v in out.items():
+        record_property(k, v)
+    print(f"\nRELIABILITY {request.node.name} {json.dumps(out, default=str)}")
+
+
+def tag() -> str:
+    """A short unique tag for ids, URLs and labels."""
+    return uuid.uuid4().hex[:8]
+
+
+def phishing(*cefs: dict[str, str], severity: Severity = Severity.MEDIUM,
+             label: str = "phishing") -> Container:
+    """A reported-phishing container with one artifact per CEF dict."""
+    return Container(name="Reported phishing", label=label, severity=severity,
+                     source_data_identifier=f"rel-{uuid.uuid4().hex}",
+                     artifacts=[Artifact(name=f"a{i}", cef=c) for i, c in enumerate(cefs)])
+
+
+def edr(host: str, user: str) -> Container:
+    """A high-severity EDR detection: the containment decision prompts Tier 2."""
+    return Container(name="EDR: credential dumping", label="edr", severity=Severity.HIGH,
+                     source_data_identifier=f"rel-edr-{uuid.uuid4().hex}",
+                     artifacts=[Artifact(name="endpoint",
+                                         cef={"sourceHostName": host, "sourceUserName": user})])
+
+
+def comments(v: ContainerView) -> list[str]:
+    """The container's comment texts."""
+    return [c.text for c in v.state.comments]
+
+
+def runs_done(v: ContainerView) -> bool:
+    """Every playbook run of the container has finished."""
+    return bool(v.state.runs) and all(r.status != "running" for r in v.state.runs)
+
+
+def in_flight(sim: Sim, vendor: str) -> int:
+    """Requests to `vendor` the simulator has accepted but not yet answered (counted at the gate, logged
+    when the response leaves)."""
+    st = sim.server.app.state.sim
+    return int(st.calls[vendor]) - sum(1 for e in list(st.call_log) if e["vendor"] == vendor)
+
+
+def call_log(sim: Sim, vendor: str) -> list[dict[str, Any]]:
+    """The simulator's answered calls to `vendor` (path, status, time), oldest first."""
+    return [e for e in list(sim.server.app.state.sim.call_log) if e["vendor"] == vendor]
