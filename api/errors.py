@@ -42,6 +42,9 @@ def rpc_error(e: RPCError, what: str) -> HTTPException:
     return HTTPException(503, f"Temporal error ({e.status.name if e.status else 'unknown'}); retry shortly")
 
 
+PUBLIC_PATHS = {"/healthz", "/readyz", "/docs", "/openapi.json", "/redoc"}
+
+
 def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
@@ -50,7 +53,15 @@ def install(app: FastAPI, max_body: int) -> None:
     """Exception handlers and the body-size limit."""
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI validates the body before running dependencies: answer 401 first for a caller without a
+        # valid token, so an anonymous client learns nothing about the API's input rules.
+        if request.url.path not in PUBLIC_PATHS:
+            from api.auth import AUTH_HEADERS, directory, token_from
+
+            token = token_from(request, allow_query=request.url.path.endswith("/ingest/splunk"))
+            if not token or len(token) > 512 or directory(request).authenticate(token) is None:
+                return JSONResponse({"detail": "missing or invalid token"}, status_code=401, headers=AUTH_HEADERS)
         errors = [{"field": _loc(e.get("loc", ())), "message": str(e.get("msg", "")).removeprefix("Value error, ")}
                   for e in exc.errors()[:20]]
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}

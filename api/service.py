@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from typing import Any
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.prom import observe_ingest
 from core.config.triggers import Trigger, load_triggers, match_triggers
@@ -95,3 +99,33 @@ def safe_filter(name: str, value: str | None) -> str | None:
     if not SAFE_FILTER.match(value):
         raise HTTPException(422, f"{name}: only letters, digits, '_', '-', '.' and spaces are allowed")
     return value
+
+
+def decode_page_token(page_token: str | None) -> bytes | None:
+    """A page token this API issued (base64 of Temporal's JSON token), or 422."""
+    if not page_token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(page_token.encode())
+        ok = isinstance(json.loads(raw), dict)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        ok = False
+    if not ok:
+        raise HTTPException(422, "page_token: not a token this API issued; pass next_page_token from the "
+                                 "previous page unchanged")
+    return raw
+
+
+def encode_page_token(token: bytes | None) -> str | None:
+    """The opaque next-page token handed to callers."""
+    return base64.urlsafe_b64encode(token).decode() if token else None
+
+
+async def fetch_page(it: Any, had_token: bool) -> None:
+    """Fetch one visibility page; a token Temporal rejects is the caller's error (422), not ours."""
+    try:
+        await it.fetch_next_page()
+    except RPCError as e:
+        if had_token and e.status == RPCStatusCode.INVALID_ARGUMENT:
+            raise HTTPException(422, "page_token: expired or invalid; start again without it") from None
+        raise

@@ -7,6 +7,7 @@ import asyncio
 from fastapi import HTTPException
 from temporalio.client import Client
 
+from core.errors import ConfigError
 from core.settings import Settings
 from core.temporal import connect
 
@@ -31,6 +32,8 @@ class LazyClient:
             if self._client is None:
                 try:
                     self._client = await asyncio.wait_for(connect(self.settings), timeout=5)
+                except ConfigError:
+                    raise
                 except Exception as e:
                     raise HTTPException(
                         503, f"Temporal at {self.settings.temporal_address} is unreachable "

@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
                 _wait_port(s.simulator_host, s.simulator_port, 20)
             start("worker", [py, str(ROOT / "worker.py")])
             start("api", [py, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", s.api_host,
-                          "--port", str(s.api_port), "--log-level", "warning"])
+                          "--port", str(s.api_port), "--log-level", "warning", "--no-access-log"])
             _wait_port(s.api_host, s.api_port, 30)
             typer.echo(
                 "\nSOAR is running:\n"
@@ -145,7 +145,9 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         s = get_settings()
-        uvicorn.run("api.app:create_app", factory=True, host=host or s.api_host, port=port or s.api_port)
+        # No access log: the Splunk webhook carries its token in the query string.
+        uvicorn.run("api.app:create_app", factory=True, host=host or s.api_host, port=port or s.api_port,
+                    access_log=False)
 
     @app.command()
     def simulator(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:

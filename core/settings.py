@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = None
     encryption_key_id: str = "default"
     encryption_old_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    codec_cors_origins: list[str] = Field(default_factory=list, description="Extra Web UI origins for /codec")
 
     # Worker
     worker_metrics_port: int | None = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
@@ -15,7 +13,16 @@ from temporalio.service import RPCError
 from api.auth import Analyst, Ingester, Reader
 from api.deps import ClientDep
 from api.errors import rpc_error, update_error
-from api.service import Accepted, ContainerIn, container_handle, ingest, safe_filter
+from api.service import (
+    Accepted,
+    ContainerIn,
+    container_handle,
+    decode_page_token,
+    encode_page_token,
+    fetch_page,
+    ingest,
+    safe_filter,
+)
 from core.models import Artifact, Container, Severity, Status
 from workflows.messages import AnalystChange, ContainerView, RunPlaybookRequest
 
@@ -71,7 +78,7 @@ class ContainerSummary(BaseModel):
 
 
 @router.post("", status_code=202, response_model=Accepted)
-async def create_container(body: ContainerIn, request: Request, client: ClientDep, user: Ingester) -> Accepted:
+async def create_container(body: ContainerIn, request: Request, user: Ingester, client: ClientDep) -> Accepted:
     """Ingest a container (Splunk SOAR shape). The same `source_data_identifier` returns the existing one."""
     c = Container(**body.model_dump(exclude={"artifacts"}), artifacts=body.artifacts)
     return await ingest(request, client, c, "api")
@@ -79,7 +86,7 @@ async def create_container(body: ContainerIn, request: Request, client: ClientDe
 
 @router.get("", response_model=dict)
 async def list_containers(
-    client: ClientDep, user: Reader,
+    user: Reader, client: ClientDep,
     label: str | None = None, severity: Severity | None = None, status: Status | None = None,
     playbook: str | None = None, page_size: int = Query(50, ge=1, le=500), page_token: str | None = None,
 ) -> dict[str, Any]:
@@ -93,14 +100,9 @@ async def list_containers(
         q.append(f"SoarStatus='{status.value}'")
     if (v := safe_filter("playbook", playbook)) is not None:
         q.append(f"SoarPlaybook='{v}'")
-    token = None
-    if page_token:
-        try:
-            token = base64.urlsafe_b64decode(page_token.encode())
-        except (binascii.Error, ValueError):
-            raise HTTPException(422, "page_token: not a token this API issued") from None
+    token = decode_page_token(page_token)
     it = client.list_workflows(" AND ".join(q), page_size=page_size, next_page_token=token)
-    await it.fetch_next_page()
+    await fetch_page(it, token is not None)
     rows = []
     for wf in it.current_page or []:
         sa = wf.search_attributes
@@ -119,7 +121,7 @@ async def list_containers(
         ).model_dump())
     nxt = it.next_page_token
     return {"count": len(rows), "data": rows,
-            "next_page_token": base64.urlsafe_b64encode(nxt).decode() if nxt else None}
+            "next_page_token": encode_page_token(nxt)}
 
 
 async def _view(client: ClientDep, container_id: str) -> ContainerView:
@@ -131,7 +133,7 @@ async def _view(client: ClientDep, container_id: str) -> ContainerView:
 
 
 @router.get("/{container_id}", response_model=ContainerView)
-async def get_container(container_id: str, client: ClientDep, user: Reader) -> ContainerView:
+async def get_container(container_id: str, user: Reader, client: ClientDep) -> ContainerView:
     """The container's state, comments, artifacts, runs and pending prompts."""
     return await _view(client, container_id)
 
@@ -147,20 +149,20 @@ async def _change(client: ClientDep, container_id: str, ch: AnalystChange) -> Co
 
 
 @router.post("/{container_id}/comments", response_model=ContainerView)
-async def add_comment(container_id: str, body: CommentIn, client: ClientDep, user: Analyst) -> ContainerView:
+async def add_comment(container_id: str, body: CommentIn, user: Analyst, client: ClientDep) -> ContainerView:
     """Comment on a container (recorded with the user and time)."""
     return await _change(client, container_id, AnalystChange(user=user.name, comment=body.text))
 
 
 @router.patch("/{container_id}", response_model=ContainerView)
-async def patch_container(container_id: str, body: ContainerPatch, client: ClientDep, user: Analyst) -> ContainerView:
+async def patch_container(container_id: str, body: ContainerPatch, user: Analyst, client: ClientDep) -> ContainerView:
     """Change status, severity, owner or disposition. Closing ends the container."""
     return await _change(client, container_id, AnalystChange(user=user.name, **body.model_dump()))
 
 
 @router.post("/{container_id}/artifacts", response_model=ContainerView)
-async def add_artifacts(container_id: str, body: ArtifactsIn, request: Request, client: ClientDep,
-                        user: Analyst) -> ContainerView:
+async def add_artifacts(container_id: str, body: ArtifactsIn, request: Request, user: Analyst,
+                        client: ClientDep) -> ContainerView:
     """Add artifacts."""
     limit = request.app.state.settings.api_max_artifacts
     if len(body.artifacts) > limit:
@@ -169,7 +171,7 @@ async def add_artifacts(container_id: str, body: ArtifactsIn, request: Request, 
 
 
 @router.post("/{container_id}/playbooks", status_code=202)
-async def run_playbook(container_id: str, body: PlaybookRunIn, client: ClientDep, user: Analyst) -> dict[str, str]:
+async def run_playbook(container_id: str, body: PlaybookRunIn, user: Analyst, client: ClientDep) -> dict[str, str]:
     """Run a playbook on the container by name."""
     h = container_handle(client, container_id)
     try:
@@ -183,7 +185,7 @@ async def run_playbook(container_id: str, body: PlaybookRunIn, client: ClientDep
 
 
 @router.get("/{container_id}/report", responses={200: {"content": {"text/plain": {}, "application/json": {}}}})
-async def report(container_id: str, client: ClientDep, user: Reader,
+async def report(container_id: str, user: Reader, client: ClientDep,
                  accept: str | None = Header(default=None)) -> Response:
     """The execution report: text by default, JSON with `Accept: application/json`."""
     from core.report import build_report, render_text

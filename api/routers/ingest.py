@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
 @router.post("/splunk", status_code=202, response_model=Accepted,
              openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}},
                                             "required": True}})
-async def ingest_splunk(request: Request, client: ClientDep, user: WebhookIngester) -> Accepted:
+async def ingest_splunk(request: Request, user: WebhookIngester, client: ClientDep) -> Accepted:
     """A Splunk ES webhook alert action payload (`?token=` since webhooks cannot send headers)."""
     from api.ingest import IngestError, parse_splunk
 
@@ -37,7 +37,7 @@ async def ingest_splunk(request: Request, client: ClientDep, user: WebhookIngest
 @router.post("/email", status_code=202, response_model=Accepted,
              openapi_extra={"requestBody": {"content": {"message/rfc822": {"schema": {"type": "string"}}},
                                             "required": True}})
-async def ingest_email(request: Request, client: ClientDep, user: Ingester) -> Accepted:
+async def ingest_email(request: Request, user: Ingester, client: ClientDep) -> Accepted:
     """A raw RFC 822 message reported as phishing. The raw message is kept outside workflow history."""
     from api.ingest import IngestError, parse_email
 

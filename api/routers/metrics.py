@@ -264,7 +264,7 @@ def stats(runs: list[Run], prompts: Iterable[tuple[str, dict[str, Any], float]])
 
 @router.get("/api/v1/metrics/automation", response_model=AutomationMetrics)
 async def automation_metrics(
-    request: Request, client: ClientDep, user: Reader,
+    request: Request, user: Reader, client: ClientDep,
     since: Annotated[datetime | None, Query(description="ISO datetime (default: 30 days ago)")] = None,
     until: Annotated[datetime | None, Query(description="ISO datetime (exclusive)")] = None,
     playbook: Annotated[str | None, Query(description="Only this playbook")] = None,
@@ -415,7 +415,7 @@ def _failed(status: int, message: str) -> JSONResponse:
 
 @router.get("/rest/playbook_run", tags=["splunk-soar"])
 async def playbook_runs(
-    request: Request, client: ClientDep, user: Reader,
+    request: Request, user: Reader, client: ClientDep,
     page: Annotated[int, Query(ge=0)] = 0,
     page_size: Annotated[int, Query(ge=0, le=MAX_RUNS, description="0 = every matching run")] = 10,
     filter: Annotated[str | None, Query(description='JSON, e.g. {"status": "success"}')] = None,  # noqa: A002
@@ -476,7 +476,7 @@ async def refresh_from_temporal(client: Client) -> None:
 
 
 @router.get("/metrics", tags=["metrics"], response_class=Response)
-async def prometheus(request: Request, client: ClientDep, user: Reader) -> Response:
+async def prometheus(request: Request, user: Reader, client: ClientDep) -> Response:
     """Prometheus text format (run totals and pending prompts are read from Temporal, at most every 10 s)."""
     state = request.app.state
     lock: asyncio.Lock | None = getattr(state, "prom_lock", None)

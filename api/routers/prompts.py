@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +14,7 @@ from api.auth import Analyst, Reader
 from api.deps import ClientDep
 from api.errors import rpc_error, update_error
 from api.prom import observe_prompt_response
+from api.service import decode_page_token, encode_page_token, fetch_page
 from core.models import PlaybookOutcome, PromptResponse
 from workflows.ids import parse_prompt_id
 from workflows.playbook import PromptAck
@@ -32,18 +31,13 @@ class ResponseIn(BaseModel):
 
 
 @router.get("")
-async def list_prompts(client: ClientDep, user: Reader, state: str = Query("pending", pattern="^pending$"),
+async def list_prompts(user: Reader, client: ClientDep, state: str = Query("pending", pattern="^pending$"),
                        page_size: int = Query(100, ge=1, le=1000), page_token: str | None = None) -> dict[str, Any]:
     """Every pending prompt: id, container, playbook, role, message, options, deadline, time left."""
-    token = None
-    if page_token:
-        try:
-            token = base64.urlsafe_b64decode(page_token.encode())
-        except (binascii.Error, ValueError):
-            raise HTTPException(422, "page_token: not a token this API issued") from None
+    token = decode_page_token(page_token)
     it = client.list_workflows("SoarKind='playbook' AND SoarAwaitingPrompt=true AND ExecutionStatus='Running'",
                                page_size=page_size, next_page_token=token)
-    await it.fetch_next_page()
+    await fetch_page(it, token is not None)
     now = datetime.now(UTC)
     rows = []
     for wf in it.current_page or []:
@@ -57,14 +51,14 @@ async def list_prompts(client: ClientDep, user: Reader, state: str = Query("pend
         rows.append(p)
     nxt = it.next_page_token
     return {"count": len(rows), "data": rows,
-            "next_page_token": base64.urlsafe_b64encode(nxt).decode() if nxt else None}
+            "next_page_token": encode_page_token(nxt)}
 
 
 @router.post("/{prompt_id}/response", response_model=PromptAck,
              responses={403: {"description": "wrong role"}, 404: {"description": "unknown prompt"},
                         409: {"description": "already answered or expired"},
                         422: {"description": "option not offered"}})
-async def respond(prompt_id: str, body: ResponseIn, client: ClientDep, user: Analyst) -> PromptAck:
+async def respond(prompt_id: str, body: ResponseIn, user: Analyst, client: ClientDep) -> PromptAck:
     """Deliver a decision. Synchronous: 200 says what happens next. Retrying the same request is idempotent."""
     parsed = parse_prompt_id(prompt_id)
     if parsed is None:
