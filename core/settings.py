@@ -58,6 +58,8 @@ class Settings(BaseSettings):
 
     # Worker
     worker_metrics_port: int | None = None
+    # Workflows kept in memory (~200 KB each); an evicted one is rebuilt from history when it next wakes.
+    worker_max_cached_workflows: int = 1500
     log_level: str = "INFO"
     log_json: bool = True
 
