@@ -227,6 +227,8 @@ class Playbook:
             approval = Approval(prompt_id=pid, responder=r.responder, option=r.option,
                                 approved_at=r.responded_at or workflow.now())
             msg = f'Response: "{option}" by {responder}'
+            if r.comment:
+                self.stage(comment=f'{responder} answered "{option}" ({pid}): {r.comment}')
         self.stage(awaiting_prompt=False, prompts_closed=[pid])
         self._records.append(ActionRecord(
             index=idx, action="prompt", connector="soar", title=f"Prompt Analyst ({role})", asset="",

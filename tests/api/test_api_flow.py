@@ -75,6 +75,8 @@ async def test_ingest_prompt_and_report_over_http(dev_env, task_queue, assets_fi
                     return v if v["state"]["runs"][0]["status"] != "running" else None
                 v = await poll(finished)
                 assert v["state"]["disposition"] == "True Positive - Escalated to IR"
+                assert any(c["text"].startswith('bob answered "Isolate Host"') and c["text"].endswith(": confirmed")
+                           for c in v["state"]["comments"])
                 assert "WORKSTATION-042" in sim.state()["effects"]["crowdstrike"]["contained"]
                 assert sim.state()["effects"]["crowdstrike"]["contain_calls"]["WORKSTATION-042"] == 1
 
