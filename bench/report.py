@@ -51,7 +51,7 @@ def render(sections: list[Section]) -> str:
     out.append("")
     if missed:
         out.append("Targets missed: " + "; ".join(f"{r.section} / {r.metric}" for r in missed)
-                   + " (why and what would close them: README.md, section "Performance")")
+                   + " (why and what would close them: the README's Performance section)")
     else:
         out.append("Every target with a threshold was met.")
     return "\n".join(out)
