@@ -10,6 +10,7 @@ from activities.abuseipdb.client import client_for
 from core.cef import validate_ip
 from core.connector import ActionContext, action
 from core.models import ActionResult
+from core.params import NoParams, plain
 
 # The row keeps the check object minus the (verbose-only, unbounded) report list.
 DROP_KEYS = ("reports",)
@@ -25,16 +26,7 @@ class IpParams(BaseModel):
     @field_validator("ip", mode="before")
     @classmethod
     def _ip(cls, v: Any) -> str:
-        try:
-            return validate_ip("ip", v)
-        except ValueError as e:
-            raise ValueError(str(e).removeprefix("cef.")) from None
-
-
-class NoParams(BaseModel):
-    """No parameters."""
-
-    model_config = ConfigDict(extra="forbid")
+        return plain(validate_ip, "ip", v)
 
 
 @action("ip reputation", params=IpParams, read_only=True, target="ip")

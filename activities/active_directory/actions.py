@@ -19,6 +19,7 @@ from activities.active_directory.client import ActiveDirectoryClient
 from core.connector import ActionContext, action
 from core.errors import VendorResponseError
 from core.models import ActionResult
+from core.params import NoParams
 
 
 class UserParams(BaseModel):
@@ -32,12 +33,6 @@ class UserParams(BaseModel):
     @classmethod
     def _username(cls, v: Any) -> str:
         return parse_username(v)
-
-
-class NoParams(BaseModel):
-    """No parameters."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def client(ctx: ActionContext) -> ActiveDirectoryClient:

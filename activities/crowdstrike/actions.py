@@ -16,6 +16,7 @@ from core.cef import validate_host
 from core.connector import ActionContext, action
 from core.errors import NotFound
 from core.models import ActionResult
+from core.params import NoParams
 
 CONTAINED = {"contained", "containment_pending"}
 RELEASED = {"normal", "lift_containment_pending"}
@@ -37,12 +38,6 @@ class HostParams(BaseModel):
             return validate_host("hostname", v)
         except ValueError as e:  # the shared validator speaks of CEF fields; this is an action parameter
             raise ValueError(str(e).removeprefix("cef.hostname ")) from None
-
-
-class NoParams(BaseModel):
-    """No parameters."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def client_for(ctx: ActionContext) -> CrowdStrikeClient:

@@ -4,33 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from activities.maxmind.client import Lookup, MaxMindDatabase, client_for
-from core.cef import validate_ip
 from core.connector import ActionContext, action
 from core.models import ActionResult
-
-
-class IpParams(BaseModel):
-    """Parameters of `geolocate ip`."""
-
-    model_config = ConfigDict(extra="forbid")
-    ip: str = Field(description="IPv4 or IPv6 address")
-
-    @field_validator("ip", mode="before")
-    @classmethod
-    def _ip(cls, v: Any) -> str:
-        try:
-            return validate_ip("ip", v)
-        except ValueError as e:
-            raise ValueError(str(e).removeprefix("cef.")) from None
-
-
-class NoParams(BaseModel):
-    """No parameters."""
-
-    model_config = ConfigDict(extra="forbid")
+from core.params import IpParams, NoParams
 
 
 def _name(obj: Any) -> str | None:

@@ -18,6 +18,7 @@ from activities.servicenow.client import SYS_ID_RE, TABLE_RE, ServiceNowClient
 from core.connector import ActionContext, action
 from core.errors import NotFound
 from core.models import ActionResult
+from core.params import NoParams
 
 # correlation ids go into an encoded query: no '^' (term separator), '=' or spaces; ServiceNow's
 # correlation_id column holds 100 characters.
@@ -148,12 +149,6 @@ class UpdateTicketParams(TicketParams):
                 raise ValueError(f"field {k!r} must be a string, got {type(val).__name__}")
             out[k] = str(val)
         return out
-
-
-class NoParams(BaseModel):
-    """No parameters."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def client_for(ctx: ActionContext) -> ServiceNowClient:

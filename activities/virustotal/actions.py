@@ -10,15 +10,12 @@ including `timeout`, `confirmed-timeout`, `type-unsupported` and `failure`) and 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from activities.virustotal.client import client_for
-from core.cef import validate_domain, validate_hash, validate_ip, validate_url
 from core.connector import ActionContext, action
 from core.models import ActionResult
+from core.params import DomainParams, HashParams, IpParams, NoParams, UrlParams
 
 STAT_KEYS = ("malicious", "suspicious", "harmless", "undetected")
 # Attributes a playbook reads, per object type (the raw object can be hundreds of kB for files).
@@ -31,68 +28,6 @@ TYPE_FIELDS: dict[str, tuple[str, ...]] = {
     "domain": ("registrar", "creation_date", "categories", "last_dns_records"),
 }
 MAX_DETECTIONS = 100
-
-
-def _param(validator: Callable[[str, Any], str], name: str, value: Any) -> str:
-    """Run a core/cef.py validator; its message names a CEF field, here it names the parameter."""
-    try:
-        return validator(name, value)
-    except ValueError as e:
-        raise ValueError(str(e).removeprefix("cef.")) from None
-
-
-class UrlParams(BaseModel):
-    """Parameters of `url reputation`."""
-
-    model_config = ConfigDict(extra="forbid")
-    url: str = Field(description="Absolute http(s)/ftp URL")
-
-    @field_validator("url", mode="before")
-    @classmethod
-    def _url(cls, v: Any) -> str:
-        return _param(validate_url, "url", v)
-
-
-class HashParams(BaseModel):
-    """Parameters of `file reputation`."""
-
-    model_config = ConfigDict(extra="forbid")
-    hash: str = Field(description="MD5, SHA-1 or SHA-256 of the file")
-
-    @field_validator("hash", mode="before")
-    @classmethod
-    def _hash(cls, v: Any) -> str:
-        return _param(validate_hash, "hash", v)
-
-
-class IpParams(BaseModel):
-    """Parameters of `ip reputation`."""
-
-    model_config = ConfigDict(extra="forbid")
-    ip: str = Field(description="IPv4 or IPv6 address")
-
-    @field_validator("ip", mode="before")
-    @classmethod
-    def _ip(cls, v: Any) -> str:
-        return _param(validate_ip, "ip", v)
-
-
-class DomainParams(BaseModel):
-    """Parameters of `domain reputation`."""
-
-    model_config = ConfigDict(extra="forbid")
-    domain: str = Field(description="DNS name, e.g. example.com")
-
-    @field_validator("domain", mode="before")
-    @classmethod
-    def _domain(cls, v: Any) -> str:
-        return _param(validate_domain, "domain", v)
-
-
-class NoParams(BaseModel):
-    """No parameters."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def url_id(url: str) -> str:

@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from activities.whois import rdap
 from activities.whois.client import client_for
-from core.cef import validate_ip
 from core.connector import ActionContext, action
 from core.models import ActionResult
-
-
-class IpParams(BaseModel):
-    """Parameters of `whois ip`."""
-
-    model_config = ConfigDict(extra="forbid")
-    ip: str = Field(description="IPv4 or IPv6 address")
-
-    @field_validator("ip", mode="before")
-    @classmethod
-    def _ip(cls, v: Any) -> str:
-        try:
-            return validate_ip("ip", v)
-        except ValueError as e:
-            raise ValueError(str(e).removeprefix("cef.")) from None
-
-
-class NoParams(BaseModel):
-    """No parameters."""
-
-    model_config = ConfigDict(extra="forbid")
+from core.params import IpParams, NoParams
 
 
 @action("whois ip", params=IpParams, read_only=True, target="ip")
