@@ -76,7 +76,8 @@ async def ingest(request: Request, client: Client, container: Container, source:
                                  "SOAR_API_MAX_ARTIFACTS")
     assign_id(container)
     playbooks = [t.playbook_name for t in match_triggers(request.app.state.triggers.get(request), container)]
-    res = await start_container(client, container, task_queue=settings.playbook_task_queue, notes=notes)
+    res = await start_container(client, container, task_queue=settings.playbook_task_queue, notes=notes,
+                                predicted=playbooks)
     if not res.duplicate:
         observe_ingest(source)
     return Accepted(container_id=res.container_id, duplicate=res.duplicate,

@@ -93,6 +93,10 @@ class ContainerWorkflow:
             for m in match.matches:
                 self._start_playbook(m.playbook, m.run_as, None)
             self._matched = True
+            if inp.predicted is not None and workflow.patched("lean-start-attributes"):
+                # The starter already wrote these at start: skip a visibility write per alert.
+                self._sa.update({"sev": c.severity.value, "status": Status.OPEN.value, "pb": inp.predicted,
+                                 "disp": "", "await": False, "auto": False})
         self._upsert()
         while True:
             await workflow.wait_condition(

@@ -25,6 +25,8 @@ class ContainerInput(BaseModel):
     playbooks: list[str] | None = Field(default=None, description="Run these instead of matching triggers")
     respond_in_s: float | None = None
     notes: list[str] = Field(default_factory=list, description="Ingestion notes, added as system comments")
+    predicted: list[str] | None = Field(default=None, description="Playbooks already in the start-time "
+                                                                    "search attributes (status open)")
     state: ContainerState | None = None
 
 

@@ -42,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
     from core.temporal import (
         CONNECTOR_RETRY,
         CONNECTOR_SCHEDULE_TO_CLOSE,
-        SA_AUTO_RESOLVED,
         SA_AWAITING_PROMPT,
         SA_STATUS,
     )
@@ -113,10 +112,10 @@ class Playbook:
             status, error = RunStatus.FAILED, e.message
             self.stage(comment=f"Playbook {self.TITLE} failed: {e.message}")
         final = self._pending if not self._is_empty(self._pending) else None
-        if workflow.patched("run-status-search-attributes"):
-            # Lets visibility count failed runs and auto-resolutions without reading every result.
-            workflow.upsert_search_attributes([SA_STATUS.value_set(status.value),
-                                               SA_AUTO_RESOLVED.value_set(self._auto_resolved)])
+        if status != RunStatus.SUCCESS and workflow.patched("run-status-search-attributes"):
+            # Lets visibility count failed runs without reading every result. Only on failure: every
+            # upsert is a visibility write, and the success path is the hot one.
+            workflow.upsert_search_attributes([SA_STATUS.value_set(status.value)])
         return PlaybookOutcome(
             playbook=self.NAME, title=self.TITLE, version=self.VERSION, baseline_minutes=self.BASELINE_MINUTES,
             status=status, actions=self._records, started=started, ended=workflow.now(),
