@@ -80,6 +80,8 @@ class ContainerWorkflow:
     @workflow.run
     async def run(self, inp: ContainerInput) -> ContainerView:
         """Match triggers, start playbooks, apply changes until closed."""
+        # Decide patches before the first await, so the marker sits at the same point on every replay.
+        lean_start = inp.state is None and inp.predicted is not None and workflow.patched("lean-start-attributes")
         if inp.state is None:  # (a continued-as-new run has no children left and skips matching)
             c = self.state.container
             match: MatchResult = await workflow.execute_local_activity(
@@ -93,7 +95,7 @@ class ContainerWorkflow:
             for m in match.matches:
                 self._start_playbook(m.playbook, m.run_as, None)
             self._matched = True
-            if inp.predicted is not None and workflow.patched("lean-start-attributes"):
+            if lean_start:
                 # The starter already wrote these at start: skip a visibility write per alert.
                 self._sa.update({"sev": c.severity.value, "status": Status.OPEN.value, "pb": inp.predicted,
                                  "disp": "", "await": False, "auto": False})

@@ -1,7 +1,8 @@
 """Record the workflow histories that the replay test replays: `python -m tests.histories.record`.
 
-Run it when a playbook changes on purpose (after guarding the change with `workflow.patched`), and keep the
-old files: they stand for runs that were waiting when the new code was deployed.
+Run it when a playbook changes on purpose (after guarding the change with `workflow.patched`) with a new
+prefix (`python -m tests.histories.record v3`), and keep the old files: they stand for runs that were
+waiting when the new code was deployed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from core.config.triggers import load_triggers, match_triggers
 from core.models import Artifact, Container, PromptResponse, Severity
 from core.temporal import SEARCH_ATTRIBUTES, dev_server_path
 from simulator.app import create_app
@@ -23,6 +25,7 @@ from simulator.credentials import DEMO_ENV
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.servers import ServerThread
 from tests.helpers.stack import run_stack
+from workflows.registry import PLAYBOOKS
 
 HERE = Path(__file__).parent
 MAL_HASH = "deadbeef" + "2" * 56
@@ -34,7 +37,7 @@ def c(label: str, *cefs: dict[str, str]) -> Container:
                      artifacts=[Artifact(name=f"a{i}", cef=x) for i, x in enumerate(cefs)])
 
 
-async def main() -> None:
+async def main(prefix: str) -> None:
     for k, v in DEMO_ENV.items():
         os.environ.setdefault(k, v)
     sim = ServerThread(create_app()).start()
@@ -52,8 +55,11 @@ async def main() -> None:
                                           {"sourceHostName": "WORKSTATION-042", "sourceUserName": "jdoe"}),
             }
             ids = {}
+            triggers = load_triggers(stack.settings.triggers_file, PLAYBOOKS)
             for name, cont in scenarios.items():
-                ids[name] = (await stack.start(cont)).container_id
+                # as the API does: the predicted playbooks ride in the start-time search attributes
+                predicted = [t.playbook_name for t in match_triggers(triggers, cont)]
+                ids[name] = (await stack.start(cont, predicted=predicted)).container_id
             v = await stack.wait_for(ids["phishing_hash_prompt"], lambda v: v.pending_prompts, timeout=60)
             p = v.pending_prompts[0]
             await env.client.get_workflow_handle(p.workflow_id).execute_update(
@@ -65,11 +71,13 @@ async def main() -> None:
             async for wf in env.client.list_workflows("WorkflowType != 'x'"):
                 hist = await env.client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
                 scen = next((n for n, cid in ids.items() if cid in wf.id), "other")
-                fname = HERE / f"{scen}__{wf.workflow_type}.json"
+                fname = HERE / f"{prefix}{scen}__{wf.workflow_type}.json"
                 fname.write_text(json.dumps(json.loads(hist.to_json()), indent=1))
                 print("saved", fname.name)
     sim.stop()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    import sys
+
+    asyncio.run(main(f"{sys.argv[1]}_" if len(sys.argv) > 1 else ""))

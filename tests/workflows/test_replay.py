@@ -17,7 +17,7 @@ HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 
 def test_corpus_is_not_empty():
     assert len(HISTORIES) >= 6
-    kinds = {p.stem.split("__")[1] for p in HISTORIES}
+    kinds = {p.stem.split("__")[-1] for p in HISTORIES}
     assert {"ContainerWorkflow", "PhishingTriageAutomation", "ContainmentDecision",
             "UniversalAlertEnrichment"} <= kinds
 
