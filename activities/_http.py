@@ -137,6 +137,12 @@ class VendorClient:
             raise NotFound(f"{self.vendor}: not found ({detail})")
         if status == 404:
             return
+        self.raise_if_transient(resp, detail)
+        raise VendorResponseError(f"{self.vendor} refused the request (HTTP {status}: {detail})")
+
+    def raise_if_transient(self, resp: httpx.Response, detail: str) -> None:
+        """429 -> RateLimited with the vendor's delay; 5xx/408/425 -> VendorUnavailable. Otherwise return."""
+        status = resp.status_code
         if status == 429:
             delay = self.retry_after(resp)
             wait = f"; retrying in {delay.total_seconds():.0f}s as the vendor asked" if delay else ""
@@ -144,7 +150,6 @@ class VendorClient:
         if status >= 500 or status in (408, 425):
             raise VendorUnavailable(f"{self.vendor} is unavailable (HTTP {status}: {detail})",
                                     retry_after=parse_retry_after(resp.headers.get("Retry-After")))
-        raise VendorResponseError(f"{self.vendor} refused the request (HTTP {status}: {detail})")
 
     async def request_json(self, method: str, path: str, *, expect: tuple[int, ...] = (200,),
                            not_found_ok: bool = False, **kwargs: Any) -> tuple[int, Any]:

@@ -16,6 +16,7 @@ from activities.panos import objects as obj
 from activities.panos.client import CommitOutcome, PanosClient, members
 from core.connector import ActionContext, action
 from core.models import ActionResult
+from core.params import NoParams
 
 ACTION_TIMEOUT = timedelta(minutes=15)  # a commit on a busy firewall takes minutes
 
@@ -44,12 +45,6 @@ class UrlParams(BaseModel):
     @classmethod
     def _url(cls, v: Any) -> str:
         return obj.validate_block_url(v)
-
-
-class NoParams(BaseModel):
-    """`test connectivity` takes no parameters."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def client_for(ctx: ActionContext) -> PanosClient:

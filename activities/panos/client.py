@@ -19,9 +19,9 @@ import httpx
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from activities._http import VendorClient, parse_retry_after
+from activities._http import VendorClient
 from activities.panos.config import PanosConfig
-from core.errors import AuthError, RateLimited, VendorResponseError, VendorUnavailable, snippet
+from core.errors import AuthError, VendorResponseError, VendorUnavailable, snippet
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -123,13 +123,7 @@ class PanosClient(VendorClient):
         except VendorResponseError as e:
             root, bad_body = None, e
         detail = reply_message(root) or snippet(resp.reason_phrase or "", 200)
-        if status == 429:
-            delay = self.retry_after(resp)
-            wait = f"; retrying in {delay.total_seconds():.0f}s as the device asked" if delay else ""
-            raise RateLimited(f"{self.vendor} rate limit hit (HTTP 429: {detail}){wait}", retry_after=delay)
-        if status >= 500 or status in (408, 425):
-            raise VendorUnavailable(f"{self.vendor} is unavailable (HTTP {status}: {detail})",
-                                    retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+        self.raise_if_transient(resp, detail)
         if status in (401, 403):
             raise _KeyRejected(f"HTTP {status}: {detail}")
         if root is None:

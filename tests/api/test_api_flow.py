@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
-from tests.helpers.api import auth, http, run_api
+from tests.helpers.api import auth, http, poll, run_api
 from tests.helpers.stack import run_stack
 
 MAL_HASH = "deadbeef" + "1" * 56
@@ -22,17 +21,6 @@ def phishing_body(**extra) -> dict:
         ],
         **extra,
     }
-
-
-async def poll(fn, timeout=30.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        out = await fn()
-        if out:
-            return out
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError
-        await asyncio.sleep(0.2)
 
 
 async def test_ingest_prompt_and_report_over_http(dev_env, task_queue, assets_file, sim):

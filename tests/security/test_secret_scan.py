@@ -12,7 +12,6 @@ encryption keys.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import uuid
@@ -21,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.helpers.api import auth, http, run_api
+from tests.helpers.api import auth, http, poll, run_api
 from tests.helpers.stack import run_stack
 from tests.security.conftest import KEY_B64, OLD_KEY_B64, SESSION_LOGS, make_codec
 from tests.security.scan import all_histories, configured_secrets, find_secrets
@@ -35,23 +34,12 @@ def body(tag: str, *cefs: dict[str, str]) -> dict:
             "artifacts": [{"name": f"a{i}", "cef": c} for i, c in enumerate(cefs)]}
 
 
-async def poll(fn, timeout: float = 60.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        out = await fn()
-        if out:
-            return out
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError
-        await asyncio.sleep(0.2)
-
-
 async def finished(api: httpx.AsyncClient, cid: str) -> dict:
     async def check():
         v = (await api.get(f"/api/v1/containers/{cid}", headers=auth("tier1"))).json()
         runs = v["state"]["runs"]
         return v if runs and all(r["status"] != "running" for r in runs) else None
-    return await poll(check)
+    return await poll(check, timeout=60.0)
 
 
 async def ingest(api: httpx.AsyncClient, payload: dict) -> str:
@@ -83,7 +71,7 @@ async def test_no_secret_in_any_history_or_log(dev_env, task_queue, assets_file,
                 async def prompt():
                     rows = (await api.get("/api/v1/prompts", headers=auth("tier2"))).json()["data"]
                     return [p for p in rows if p["container_id"] == c2]
-                p = (await poll(prompt))[0]
+                p = (await poll(prompt, timeout=60.0))[0]
                 ok = await api.post(f"/api/v1/prompts/{p['id']}/response", json={"option": "Isolate Host"},
                                     headers=auth("tier2"))
                 assert ok.status_code == 200, ok.text
