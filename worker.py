@@ -38,6 +38,24 @@ def workflow_runner() -> SandboxedWorkflowRunner:
         "core", "workflows", "pydantic", "pydantic_core", "annotated_types", "typing_extensions"))
 
 
+def load_store(settings: Settings) -> AssetStore:
+    """The assets file against the discovered connectors, with the playbooks checked against both.
+
+    Raises:
+        ConfigError: the assets file is unusable, or a playbook names an unknown connector, action or
+            parameter.
+    """
+    from activities import discover_connectors
+    from workflows import all_workflows
+    from workflows.checks import check_playbooks
+
+    connectors = discover_connectors()
+    store = AssetStore.load(settings.assets_file, connectors, settings.playbook_task_queue)
+    check_playbooks(all_workflows(), store.assets, connectors,
+                    {n: u.connector or "" for n, u in store.unavailable.items()})
+    return store
+
+
 def build_workers(client: Client, settings: Settings, store: AssetStore,
                   extra_activities: list[Callable[..., Any]] | None = None) -> list[Worker]:
     """The playbook worker plus one worker per rate-limited asset."""
@@ -87,7 +105,7 @@ async def run(settings: Settings | None = None, stop: asyncio.Event | None = Non
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):
             pass
-    store = AssetStore.from_file(settings.assets_file, settings.playbook_task_queue)
+    store = load_store(settings)
     if settings.worker_metrics_port:
         from api.prom import start_worker_metrics_server
 
@@ -100,6 +118,7 @@ async def run(settings: Settings | None = None, stop: asyncio.Event | None = Non
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     for w in workers:
         await w.shutdown()
+    await store.aclose()
     for t in tasks:
         if t.done() and not t.cancelled() and t.exception():
             raise t.exception()  # type: ignore[misc]

@@ -58,12 +58,11 @@ class VendorClient:
     vendor = "vendor"
 
     def __init__(self, *, asset_name: str, base_url: str, timeout_s: float = 30.0, verify: bool = True,
-                 headers: dict[str, str] | None = None, auth: httpx.Auth | tuple[str, str] | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 headers: dict[str, str] | None = None, auth: httpx.Auth | tuple[str, str] | None = None) -> None:
         self.asset_name = asset_name
         self.base_url = base_url.rstrip("/")
         self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, verify=verify,
-                                      headers=headers or {}, auth=auth, transport=transport,
+                                      headers=headers or {}, auth=auth,
                                       follow_redirects=False)
 
     # --- hooks -----------------------------------------------------------------------------------

@@ -1,20 +1,33 @@
-"""`soar action run` and `soar asset test`: run connector actions outside Temporal, like a manual run."""
+"""`soar action run` and `soar asset test|list`: run connector actions outside Temporal, like a manual run.
+
+`soar action run` prints one ActionResult as JSON whatever happens (`status`, `message`, `summary`,
+`data`, plus `error` on failure) and retries a transient failure the way the activity does: a 429 waits
+the vendor's delay, a 5xx backs off (1 s doubling, at most 30 s), for up to `MAX_ATTEMPTS` attempts and
+`MAX_WAIT_S` seconds in all; `--no-retry` gives the first answer.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from core.errors import ApprovalRequired, ConfigError, ConnectorError, InvalidParameter, SoarError
+from core.errors import ConfigError, ConnectorError, RetryableError, SoarError
 from core.models import ActionInput, ActionResult, Approval
 from core.settings import get_settings
 
 action_app = typer.Typer(help="Run connector actions.", no_args_is_help=True)
 asset_app = typer.Typer(help="Inspect and test assets.", no_args_is_help=True)
+
+MAX_ATTEMPTS = 6
+MAX_WAIT_S = 120.0
+BACKOFF_MAX_S = 30.0
+USAGE_ERRORS = ("ConfigError", "AssetUnavailable", "InvalidParameter", "ApprovalRequired")
 
 
 def _parse_params(pairs: list[str]) -> dict[str, str]:
@@ -27,35 +40,48 @@ def _parse_params(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-async def run_action(asset_name: str, action_name: str, params: dict[str, str], assets_file: Path | None,
-                     approve_as: str | None = None) -> ActionResult:
-    """Run one action on an asset in this process.
-
-    Raises:
-        ConfigError, InvalidParameter, ApprovalRequired, ConnectorError.
-    """
+def _store(assets_file: Path | None) -> Any:
+    from activities import discover_connectors
     from core.runtime import AssetStore
 
-    s = get_settings()
-    store = AssetStore.from_file(assets_file or s.assets_file)
-    asset = store.get(asset_name)
-    connector = store.connectors[asset.connector]
-    spec = connector.find(action_name)
-    approval = None
-    if approve_as:
-        approval = Approval(prompt_id="cli", responder=approve_as, option="manual run",
-                            approved_at=datetime.now(UTC))
+    return AssetStore.load(assets_file or get_settings().assets_file, discover_connectors())
+
+
+async def run_action(asset_name: str, action_name: str, params: dict[str, str], assets_file: Path | None,
+                     approve_as: str | None = None, retry: bool = True) -> ActionResult:
+    """Run one action on an asset in this process, retrying transient failures unless `retry` is False.
+
+    Raises:
+        ConfigError, AssetUnavailable, InvalidParameter, ApprovalRequired, ConnectorError.
+    """
+    store = _store(assets_file)
     try:
-        return await store.run(connector, spec, ActionInput(asset=asset_name, params=params, approval=approval))
+        asset = store.get(asset_name)
+        spec = store.connector_of(asset).find(action_name)
+        approval = None
+        if approve_as:
+            approval = Approval(prompt_id="cli", responder=approve_as, option="manual run",
+                                approved_at=datetime.now(UTC))
+        inp = ActionInput(asset=asset_name, params=params, approval=approval)
+        waited, backoff = 0.0, 1.0
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await store.run(spec, inp)  # type: ignore[no-any-return]
+            except RetryableError as e:
+                delay = e.retry_after.total_seconds() if e.retry_after is not None else backoff
+                if not retry or attempt == MAX_ATTEMPTS or waited + delay > MAX_WAIT_S:
+                    raise
+                typer.echo(f"attempt {attempt}: {e}; retrying in {delay:.0f}s", err=True)
+                await asyncio.sleep(delay)
+                waited, backoff = waited + delay, min(backoff * 2, BACKOFF_MAX_S)
+        raise AssertionError("unreachable")
     finally:
-        client = store.state(asset_name).get("client")
-        if client is not None and hasattr(client, "aclose"):
-            await client.aclose()
+        await store.aclose()
 
 
-def _emit_error(e: SoarError, code: int) -> None:
-    typer.echo(json.dumps({"status": "failed", "error": type(e).__name__, "message": str(e)}, indent=2))
-    raise typer.Exit(code)
+def failed_result(e: SoarError) -> dict[str, Any]:
+    """An error as an ActionResult with its `error` type: one shape on every outcome."""
+    return {**ActionResult(status="failed", message=str(e)).model_dump(mode="json"), "error": type(e).__name__}
 
 
 def register(app: typer.Typer) -> None:
@@ -64,18 +90,19 @@ def register(app: typer.Typer) -> None:
     @action_app.command("run")
     def run(
         asset: str = typer.Argument(..., help="asset_name from the assets file"),
-        action: str = typer.Argument(..., help='Action name, e.g. "url reputation"'),
+        action: str = typer.Argument(..., help='Action name, e.g. "url reputation" (Splunk app names work too)'),
         param: list[str] = typer.Option([], "--param", "-p", help="key=value (repeatable)"),
         assets: Path = typer.Option(None, "--assets", help="Assets file (default SOAR_ASSETS_FILE)"),
         approve_as: str = typer.Option(None, "--approve-as", help="Analyst approving a high-impact action"),
+        no_retry: bool = typer.Option(False, "--no-retry", help="Do not retry 429s and 5xx"),
     ) -> None:
         """Run one action and print its ActionResult as JSON (exit 0 ok, 1 failed, 2 usage/config)."""
         try:
-            result = asyncio.run(run_action(asset, action, _parse_params(param), assets, approve_as))
-        except (ConfigError, InvalidParameter, ApprovalRequired) as e:
-            _emit_error(e, 2)
-        except ConnectorError as e:
-            _emit_error(e, 1)
+            result = asyncio.run(run_action(asset, action, _parse_params(param), assets, approve_as,
+                                            retry=not no_retry))
+        except SoarError as e:
+            typer.echo(json.dumps(failed_result(e), indent=2))
+            raise typer.Exit(2 if type(e).__name__ in USAGE_ERRORS else 1) from None
         typer.echo(result.model_dump_json(indent=2))
         raise typer.Exit(0 if result.status == "success" else 1)
 
@@ -86,30 +113,31 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run `test connectivity` on an asset and say what is wrong."""
         try:
-            result = asyncio.run(run_action(asset, "test connectivity", {}, assets))
-        except ConfigError as e:
-            typer.echo(f"Configuration problem: {e}", err=True)
-            raise typer.Exit(2) from None
+            result = asyncio.run(run_action(asset, "test connectivity", {}, assets, retry=False))
         except ConnectorError as e:
             kind = {"AuthError": "bad credentials or missing scope", "VendorUnavailable": "unreachable",
                     "RateLimited": "rate limited"}.get(type(e).__name__, "failed")
             typer.echo(f"Asset '{asset}': {kind}: {e}", err=True)
             raise typer.Exit(1) from None
+        except SoarError as e:
+            typer.echo(f"Configuration problem: {e}", err=True)
+            raise typer.Exit(2) from None
         typer.echo(f"Asset '{asset}': connectivity OK - {result.message}")
 
     @asset_app.command("list")
     def list_assets(assets: Path = typer.Option(None, "--assets")) -> None:
-        """List configured assets (secrets redacted)."""
-        from core.runtime import AssetStore
-
+        """List configured assets (secrets redacted) and the unavailable ones with their reasons."""
         try:
-            store = AssetStore.from_file(assets or get_settings().assets_file)
+            store = _store(assets)
         except ConfigError as e:
             typer.echo(str(e), err=True)
             raise typer.Exit(2) from None
         for a in store.assets.values():
-            q = store.task_queue(a)
-            typer.echo(f"{a.asset_name:30} {a.app:30} queue={q}")
+            typer.echo(f"{a.asset_name:30} {a.app:30} queue={store.task_queue(a)}")
+        for u in store.unavailable.values():
+            typer.echo(f"{u.asset_name:30} {u.app[:30]:30} UNAVAILABLE: {u.reason}")
+        if store.unavailable:
+            print(f"{len(store.unavailable)} asset(s) unavailable; fix them in the assets file", file=sys.stderr)
 
     app.add_typer(action_app, name="action")
     app.add_typer(asset_app, name="asset")

@@ -38,15 +38,19 @@ def dev_server_command(db: Path, port: int, ui_port: int, ip: str = "127.0.0.1")
 
 
 def _check_config(s: object) -> None:
-    """Validate every config file before starting anything; a problem is one clear line, exit 2."""
-    from core.config import load_assets, load_triggers, load_users
+    """Validate every config file (and the playbooks against them) before starting anything; a problem is
+    one clear line, exit 2. An unavailable asset is reported but does not stop the start."""
+    from core.config import load_triggers, load_users
     from core.errors import ConfigError
+    from worker import load_store
     from workflows.registry import PLAYBOOKS
 
     try:
-        load_assets(s.assets_file)  # type: ignore[attr-defined]
+        store = load_store(s)  # type: ignore[arg-type]
         load_triggers(s.triggers_file, PLAYBOOKS)  # type: ignore[attr-defined]
         load_users(s.users_file)  # type: ignore[attr-defined]
+        for u in store.unavailable.values():
+            typer.echo(f"asset {u.asset_name} is unavailable (its actions will fail): {u.reason}", err=True)
     except ConfigError as e:
         typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(2) from None

@@ -3,6 +3,7 @@ per connector (its `client.py`), and into Temporal `ApplicationError` at the act
 
     SoarError
     ├── ConfigError               a config file is wrong: names the file, entry, field and the fix
+    ├── AssetUnavailable          the asset's configuration is wrong; the message says why (never retried)
     ├── ApprovalRequired          a high-impact action ran without an analyst's approval (never retried)
     └── ConnectorError            anything a connector action can raise
         ├── InvalidParameter      the parameter is not an IP/hash/URL/...; raised before any request
@@ -44,6 +45,10 @@ class ConfigError(SoarError):
         if field:
             where += f", field '{field}'"
         super().__init__(f"{where}: {problem}. Fix: {fix}")
+
+
+class AssetUnavailable(SoarError):
+    """An action was asked of an asset that failed to load; the message carries the loader's reason."""
 
 
 class ApprovalRequired(SoarError):
@@ -90,6 +95,7 @@ class VendorUnavailable(RetryableError):
 
 NON_RETRYABLE_TYPES: list[str] = [
     "ConfigError",
+    "AssetUnavailable",
     "ApprovalRequired",
     "InvalidParameter",
     "AuthError",

@@ -1,4 +1,4 @@
-"""Running connector actions in this process: the asset store and the Temporal activity wrappers."""
+"""Running connector actions in this process: the asset store (clients, cache) and the activity wrappers."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.config.assets import AssetConfig, load_assets
-from core.connector import ActionSpec, Connector, execute, scrub
-from core.errors import ConfigError, SoarError
+from core.config.assets import Assets, UnavailableAsset, load_assets
+from core.connector import ActionSpec, AssetConfig, Closeable, Connector, execute, is_high_impact, scrub
+from core.errors import AssetUnavailable, ConfigError, SoarError
 from core.models import ActionInput, ActionResult, AssetRoute
 from core.temporal import asset_task_queue
 
@@ -23,67 +23,108 @@ log = logging.getLogger("soar.actions")
 
 
 class AssetStore:
-    """The configured assets plus per-asset, process-lifetime state (HTTP clients, tokens)."""
+    """The configured assets, and what lives as long as the process: one client per asset, the result cache.
 
-    def __init__(self, assets: dict[str, AssetConfig], connectors: dict[str, Connector],
+    The store owns every client: it builds one per asset on first use (`Connector.client`) and closes them
+    all in `aclose()`, which the worker and the CLI call on shutdown.
+    """
+
+    def __init__(self, assets: Assets, connectors: Mapping[str, Connector[Any, Any]],
                  playbook_queue: str = "soar-playbooks") -> None:
-        self.assets = assets
-        self.connectors = connectors
+        self.assets = assets.available
+        self.unavailable: dict[str, UnavailableAsset] = dict(assets.unavailable)
+        self.connectors = dict(connectors)
         self.playbook_queue = playbook_queue
-        self._state: dict[str, dict[str, Any]] = {}
+        self._clients: dict[str, Closeable] = {}
         self._cache: dict[tuple[str, str, str], tuple[float, ActionResult]] = {}
         self._inflight: dict[tuple[str, str, str], asyncio.Future[ActionResult]] = {}
 
     @classmethod
-    def from_file(cls, path: Path, playbook_queue: str = "soar-playbooks") -> AssetStore:
-        """Load the assets file (validated against the discovered connectors)."""
-        from activities import discover_connectors
+    def load(cls, path: Path, connectors: Mapping[str, Connector[Any, Any]],
+             playbook_queue: str = "soar-playbooks") -> AssetStore:
+        """Load the assets file against the given connectors.
 
-        connectors = discover_connectors()
+        Raises:
+            ConfigError: the file itself is unusable (see `load_assets`).
+        """
         return cls(load_assets(path, connectors), connectors, playbook_queue)
 
     def get(self, name: str) -> AssetConfig:
         """The asset called `name`.
 
         Raises:
+            AssetUnavailable: the asset is configured but its configuration is wrong (the reason says how).
             ConfigError: no such asset.
         """
-        try:
-            return self.assets[name]
-        except KeyError:
-            raise ConfigError("assets", f"asset '{name}'", "asset_name", "no such asset",
-                              f"configure it or use one of: {', '.join(sorted(self.assets)) or '(none)'}") from None
+        asset = self.assets.get(name)
+        if asset is not None:
+            return asset
+        if name in self.unavailable:
+            raise AssetUnavailable(f"asset '{name}' is unavailable: {self.unavailable[name].reason}")
+        raise ConfigError("assets", f"asset '{name}'", "asset_name", "no such asset",
+                          f"configure it or use one of: {', '.join(sorted(self.assets)) or '(none)'}")
 
-    def state(self, name: str) -> dict[str, Any]:
-        """Mutable per-asset state that lives as long as the process."""
-        return self._state.setdefault(name, {})
+    def connector_of(self, asset: AssetConfig) -> Connector[Any, Any]:
+        """The connector serving `asset`."""
+        return self.connectors[asset.connector]
+
+    def client(self, asset: AssetConfig) -> Closeable:
+        """The asset's client, built on first use and shared by every action of the asset in this process."""
+        c = self._clients.get(asset.asset_name)
+        if c is None:
+            c = self._clients[asset.asset_name] = self.connector_of(asset).client(asset_name=asset.asset_name,
+                                                                                 config=asset.settings)
+        return c
+
+    async def aclose(self) -> None:
+        """Close every client (connection pools, LDAP binds, mapped databases)."""
+        clients, self._clients = list(self._clients.items()), {}
+        for name, c in clients:
+            try:
+                await c.aclose()
+            except Exception as e:  # closing must never stop a shutdown
+                log.warning("closing the client of asset %s failed: %s", name, type(e).__name__)
 
     def task_queue(self, asset: AssetConfig) -> str:
         """Where the asset's actions run."""
         return asset_task_queue(asset.asset_name) if asset.rate_limited else self.playbook_queue
 
     def routes(self) -> dict[str, AssetRoute]:
-        """Route of every asset, keyed by asset name and also by connector name (first asset wins)."""
+        """How workflows reach every asset, keyed by asset name (unavailable ones carry their reason)."""
         out: dict[str, AssetRoute] = {}
         for a in self.assets.values():
-            r = AssetRoute(asset=a.asset_name, connector=a.connector,
-                           title=self.connectors[a.connector].title, task_queue=self.task_queue(a))
-            out[a.asset_name] = r
-            out.setdefault(a.connector, r)
+            c = self.connectors[a.connector]
+            out[a.asset_name] = AssetRoute(
+                asset=a.asset_name, connector=a.connector, title=c.title, task_queue=self.task_queue(a),
+                high_impact_actions=[s.name for s in c.actions.values() if is_high_impact(s, a)])
+        for u in self.unavailable.values():
+            known = self.connectors.get(u.connector or "")
+            out[u.asset_name] = AssetRoute(asset=u.asset_name, connector=u.connector or "",
+                                           title=known.title if known else u.app, task_queue="",
+                                           unavailable=u.reason)
         return out
 
-    async def run(self, connector: Connector, spec: ActionSpec, inp: ActionInput,
-                  heartbeat: Callable[..., None] | None = None) -> ActionResult:
+    async def run(self, spec: ActionSpec, inp: ActionInput, heartbeat: Callable[..., None] | None = None,
+                  approved: bool | None = None) -> ActionResult:
         """Run an action on the asset named in `inp` (outside or inside Temporal).
 
         Read-only actions of an asset with `cache_ttl_s > 0` are answered from a per-process cache, and
         identical lookups in flight at the same time share one vendor call: alert storms repeat indicators,
         and vendor quotas are scarce.
+
+        Raises:
+            AssetUnavailable, ConfigError, InvalidParameter, ApprovalRequired, or the connector's errors.
         """
         asset = self.get(inp.asset)
-        ttl = float(getattr(asset.settings, "cache_ttl_s", 0) or 0)
+        connector = self.connector_of(asset)
+        ok = inp.approval is not None if approved is None else approved
+
+        def call() -> Any:
+            return execute(connector, spec, inp, asset, self.client(asset), heartbeat, approved=ok)
+
+        ttl = asset.settings.cache_ttl_s
         if not spec.read_only or ttl <= 0 or spec.name == "test connectivity":
-            return await execute(connector, spec, inp, asset, self.state(asset.asset_name), heartbeat)
+            return await call()  # type: ignore[no-any-return]
         key = (asset.asset_name, spec.name, json.dumps(inp.params, sort_keys=True, default=str))
         now = time.monotonic()
         hit = self._cache.get(key)
@@ -95,7 +136,7 @@ class AssetStore:
         fut: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         try:
-            result = await execute(connector, spec, inp, asset, self.state(asset.asset_name), heartbeat)
+            result: ActionResult = await call()
         except BaseException as e:
             fut.set_exception(e)
             fut.exception()  # mark retrieved: waiters re-raise it themselves
@@ -120,7 +161,7 @@ def to_application_error(e: BaseException, asset: AssetConfig | None) -> Applica
     return ApplicationError(scrub(f"{type(e).__name__}: {str(e)[:300]}", asset), type="UnexpectedError")
 
 
-def make_activity(store: AssetStore, connector: Connector, spec: ActionSpec) -> Callable[..., Any]:
+def make_activity(store: AssetStore, connector: Connector[Any, Any], spec: ActionSpec) -> Callable[..., Any]:
     """One Temporal activity for one action, type name `<connector>.<action_snake>`."""
     name = connector.activity_name(spec)
 
@@ -129,7 +170,7 @@ def make_activity(store: AssetStore, connector: Connector, spec: ActionSpec) -> 
         asset = store.assets.get(inp.asset)
         beat = asyncio.create_task(_heartbeat_loop())
         try:
-            result = await store.run(connector, spec, inp, heartbeat=activity.heartbeat)
+            result = await store.run(spec, inp, heartbeat=activity.heartbeat)
         except BaseException as e:
             if isinstance(e, (KeyboardInterrupt, SystemExit)) or type(e).__name__ == "CancelledError":
                 raise
@@ -156,7 +197,8 @@ async def _heartbeat_loop() -> None:
         activity.heartbeat()
 
 
-def make_activities(store: AssetStore, connectors: dict[str, Connector] | None = None) -> list[Callable[..., Any]]:
+def make_activities(store: AssetStore, connectors: Mapping[str, Connector[Any, Any]] | None = None,
+                    ) -> list[Callable[..., Any]]:
     """Activities for every action of every connector."""
     connectors = connectors or store.connectors
     return [make_activity(store, c, s) for c in connectors.values() for s in c.actions.values()]

@@ -1,29 +1,37 @@
-"""Playbook authoring helpers. A playbook is a `@workflow.defn` class deriving from `Playbook` whose
-`@workflow.run` method calls `await self.execute(inp)` and implements `steps()` in plain async Python:
+"""Writing playbooks. A playbook is a `Playbook` subclass decorated with `@playbook(...)`; it implements
+`steps()` in plain async Python, in the words of Splunk SOAR's playbook API:
 
-    results = await asyncio.gather(self.act("virustotal", "url reputation", target=url, url=url), ...)
-    decision = await self.prompt(role="soc_tier2", message="Isolate?", options=[...], on_timeout="Monitor Only")
-    await self.act("crowdstrike", "quarantine device", target=host, approval=decision.approval, hostname=host)
-    self.stage(comment="...", severity=Severity.HIGH)   # container changes, sent batched
-    await self.flush()                                  # one signal per step; the rest rides on the result
+    @playbook(name="suspicious_login", title="Suspicious Login", version="1.0", baseline_minutes=20)
+    class SuspiciousLogin(Playbook):
+        async def steps(self, c: Container) -> None:
+            vt = await self.act("virustotal", "ip reputation", ip=c.first("sourceAddress"))
+            if vt.summary.get("malicious", 0) > 3:
+                d = await self.prompt(role="soc_tier2", message="Disable?", options=["Disable", "Ignore"],
+                                      on_timeout="Ignore")
+                ...
+            self.comment(f"VirusTotal: {vt.message}")
+
+`act()` runs a connector action on its asset's queue with the connector's declared timeouts and retry
+policy, and records it for the report; `prompt()` is the durable wait for an analyst; `comment`,
+`set_severity`, `set_status`, `promote`, `add_artifacts`, `set_disposition` and `resolve` change the
+container (sent batched: with the next prompt, nested run or `flush()`, else with the run's result);
+`run_playbook(OtherPlaybook, ...)` runs another playbook as a child whose actions join this report.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
-    from core.cef import defang
     from core.models import (
-        ActionInput,
         ActionRecord,
         ActionResult,
         Approval,
@@ -33,22 +41,29 @@ with workflow.unsafe.imports_passed_through():
         PlaybookInput,
         PlaybookOutcome,
         Prompt,
+        PromptAck,
         PromptResponse,
         PromptState,
         RunStatus,
         Severity,
         Status,
     )
-    from core.temporal import (
-        CONNECTOR_RETRY,
-        CONNECTOR_SCHEDULE_TO_CLOSE,
-        SA_AWAITING_PROMPT,
-        SA_STATUS,
-    )
+    from core.temporal import SA_AWAITING_PROMPT, SA_STATUS
+    from workflows.actions import resolve, run_action
     from workflows.ids import playbook_search_attributes, playbook_workflow_id, prompt_id
 
-ACTION_START_TO_CLOSE = timedelta(minutes=5)
-ACTION_HEARTBEAT = timedelta(seconds=10)  # the activity wrapper beats every 2 s
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class PlaybookMeta:
+    """What `@playbook` declares: the name triggers use, the report title, version and manual baseline."""
+
+    name: str
+    title: str
+    version: str
+    baseline_minutes: float
+    description: str
 
 
 @dataclass
@@ -62,28 +77,59 @@ class Decision:
     prompt: Prompt
 
 
-class PromptAck(BaseModel):
-    """What the analyst's client gets back from answering a prompt."""
-
-    prompt_id: str
-    option: str
-    next_step: str
-    waited_s: float = 0.0
-
-
 def _fmt_wait(seconds: float) -> str:
     m, s = divmod(int(round(seconds)), 60)
     return f"{m}m {s}s" if m else f"{s}s"
 
 
+P = TypeVar("P", bound="type[Playbook]")
+
+
+def playbook(*, name: str, title: str, version: str, baseline_minutes: float,
+             description: str | None = None) -> Callable[[P], P]:
+    """Declare a `Playbook` subclass a playbook: a Temporal workflow named like the class.
+
+    Args:
+        name: what triggers, the API and nested runs call it (`phishing_triage_automation`).
+        title: the report's title ("Phishing Triage Automation").
+        version: shown in reports ("2.3").
+        baseline_minutes: an analyst's manual triage time; the metrics count time saved against it.
+        description: one line for the catalogue (default: the class docstring's first line).
+
+    Raises:
+        TypeError: at import, when the class is not a Playbook or metadata is missing or malformed.
+    """
+
+    def deco(cls: P) -> P:
+        where = f"@playbook on {cls.__module__}.{cls.__qualname__}"
+        if not isinstance(cls, type) or not issubclass(cls, Playbook):
+            raise TypeError(f"{where}: the class must derive from workflows.playbook.Playbook")
+        if not NAME_RE.match(name or ""):
+            raise TypeError(f"{where}: name must be lower_snake_case (letters, digits, _), got {name!r}")
+        if not title or not version:
+            raise TypeError(f"{where}: give a title and a version")
+        if not baseline_minutes or baseline_minutes <= 0:
+            raise TypeError(f"{where}: baseline_minutes must be the manual triage time in minutes (> 0)")
+        doc = (cls.__doc__ or "").strip().split("\n")[0]
+        cls.meta = PlaybookMeta(name=name, title=title, version=version, baseline_minutes=float(baseline_minutes),
+                                description=description or doc)
+
+        async def run(self: Playbook, inp: PlaybookInput) -> PlaybookOutcome:
+            return await self.execute(inp)
+
+        # The SDK wants the run method defined on the decorated class itself.
+        run.__module__, run.__qualname__, run.__doc__ = cls.__module__, f"{cls.__name__}.run", "Run the playbook."
+        run.__annotations__ = {"inp": PlaybookInput, "return": PlaybookOutcome}  # resolved: __module__ moved
+        cls.run = workflow.run(run)  # type: ignore[attr-defined]
+        return workflow.defn(name=cls.__name__)(cls)
+
+    return deco
+
+
 class Playbook:
     """Base of every playbook workflow: actions, prompts, container changes, the run's records."""
 
-    NAME = ""
-    TITLE = ""
-    VERSION = "1.0"
-    BASELINE_MINUTES = 35.0
-    DESCRIPTION = ""
+    meta: PlaybookMeta  # set by @playbook
 
     def __init__(self) -> None:
         self._inp: PlaybookInput | None = None
@@ -103,21 +149,22 @@ class Playbook:
     async def execute(self, inp: PlaybookInput) -> PlaybookOutcome:
         """Run `steps()` and return the outcome (records + final container changes)."""
         self._inp = inp
-        self._pending.author = self.NAME
+        self._pending.author = self.meta.name
         started = workflow.now()
         status, error = RunStatus.SUCCESS, None
         try:
             await self.steps(inp.container)
         except ApplicationError as e:
             status, error = RunStatus.FAILED, e.message
-            self.stage(comment=f"Playbook {self.TITLE} failed: {e.message}")
+            self.comment(f"Playbook {self.meta.title} failed: {e.message}")
         final = self._pending if not self._is_empty(self._pending) else None
         if status != RunStatus.SUCCESS and workflow.patched("run-status-search-attributes"):
             # Lets visibility count failed runs without reading every result. Only on failure: every
             # upsert is a visibility write, and the success path is the hot one.
             workflow.upsert_search_attributes([SA_STATUS.value_set(status.value)])
+        m = self.meta
         return PlaybookOutcome(
-            playbook=self.NAME, title=self.TITLE, version=self.VERSION, baseline_minutes=self.BASELINE_MINUTES,
+            playbook=m.name, title=m.title, version=m.version, baseline_minutes=m.baseline_minutes,
             status=status, actions=self._records, started=started, ended=workflow.now(),
             auto_resolved=self._auto_resolved, final=final, error=error,
         )
@@ -134,44 +181,33 @@ class Playbook:
         return self.inp.container.id or ""
 
     # ---- connector actions --------------------------------------------------------------------------
-    async def act(self, connector: str, action: str, *, target: str = "", asset: str | None = None,
-                  approval: Approval | None = None, **params: Any) -> ActionResult:
-        """Run a connector action on the asset's task queue and record it for the report.
+    async def act(self, asset: str, action: str, *, approval: Approval | None = None,
+                  **params: Any) -> ActionResult:
+        """Run a connector action and record it for the report.
 
-        A failure after the retry policy gives a `failed` result (recorded), never an exception, so the
-        playbook decides what a failed lookup means (it never means "clean").
+        Args:
+            asset: an asset name (`virustotal_prod`), or a connector name (`virustotal`) when exactly one
+                asset of it is configured.
+            action: the action's name, ours or a Splunk app's (`"url reputation"`, `"disable account"`).
+            approval: the analyst's approval, required by high-impact actions.
+            **params: the action's parameters; its target parameter names what the report shows.
+
+        Returns:
+            The action's result; a failure after the connector's retries is a `failed` result, never an
+            exception, so the playbook decides what a failed lookup means (it never means "clean").
+
+        Raises:
+            ApplicationError: an unknown asset, action or parameter (fails the run: a playbook bug).
         """
+        ra = resolve(self.inp.routes, asset, action, params)
         self._index += 1
         idx = self._index
-        route = self.inp.routes.get(asset or connector)
         started = workflow.now()
-        snake = "_".join(action.lower().split())
-        title = route.title if route else connector
-        if route is None:
-            result = ActionResult(status="failed", message=f"no asset configured for {connector}")
-        else:
-            summary = f"{route.title} {action}: {defang(target)}" if target else f"{route.title} {action}"
-            try:
-                result = await workflow.execute_activity(
-                    f"{route.connector}.{snake}",
-                    ActionInput(asset=route.asset, params=params, approval=approval,
-                                container_id=self.container_id,
-                                correlation_id=f"{workflow.info().workflow_id}#{idx}"),
-                    task_queue=route.task_queue,
-                    start_to_close_timeout=ACTION_START_TO_CLOSE,
-                    heartbeat_timeout=ACTION_HEARTBEAT,
-                    schedule_to_close_timeout=CONNECTOR_SCHEDULE_TO_CLOSE,
-                    retry_policy=CONNECTOR_RETRY,
-                    summary=summary[:200],
-                    result_type=ActionResult,
-                )
-            except ActivityError as e:
-                cause = e.cause
-                msg = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
-                result = ActionResult(status="failed", message=msg[:500])
+        result = await run_action(ra, container_id=self.container_id, approval=approval,
+                                  correlation_id=f"{workflow.info().workflow_id}#{idx}")
         self._records.append(ActionRecord(
-            index=idx, action=action, connector=connector, title=title, asset=route.asset if route else "",
-            target=target, started=started, duration_s=(workflow.now() - started).total_seconds(),
+            index=idx, action=ra.action, connector=ra.route.connector, title=ra.route.title, asset=ra.route.asset,
+            target=ra.target, started=started, duration_s=(workflow.now() - started).total_seconds(),
             status=result.status, message=result.message[:300], summary=result.summary,
         ))
         return result
@@ -180,7 +216,16 @@ class Playbook:
     async def prompt(self, *, role: str, message: str, options: list[str], on_timeout: str,
                      respond_in: timedelta = timedelta(minutes=15),
                      next_steps: dict[str, str] | None = None) -> Decision:
-        """Ask analysts holding `role`; wait durably until answered or `respond_in` passes."""
+        """Ask analysts holding `role`; wait durably until answered or `respond_in` passes.
+
+        Args:
+            role: who may answer (`soc_tier2`).
+            message: the question, with what the analyst needs to decide.
+            options: the answers offered.
+            on_timeout: the safe default taken when nobody answers in time (one of `options`).
+            respond_in: the deadline (15 minutes by default).
+            next_steps: per option, what happens next (the API tells the analyst).
+        """
         if on_timeout not in options:
             raise ApplicationError(f"on_timeout {on_timeout!r} is not one of the options", non_retryable=True)
         if self.inp.respond_in_s is not None:
@@ -188,9 +233,9 @@ class Playbook:
         self._index += 1
         idx = self._index
         self._prompt_seq += 1
-        pid = prompt_id(self.NAME, self.container_id, self.inp.suffix, self._prompt_seq)
+        pid = prompt_id(self.meta.name, self.container_id, self.inp.suffix, self._prompt_seq)
         now = workflow.now()
-        p = Prompt(id=pid, container_id=self.container_id, playbook=self.NAME,
+        p = Prompt(id=pid, container_id=self.container_id, playbook=self.meta.name,
                    workflow_id=workflow.info().workflow_id, role=role, message=message, options=options,
                    on_timeout=on_timeout, created=now, deadline=now + respond_in)
         self._prompts[pid] = p
@@ -201,7 +246,7 @@ class Playbook:
             f"Waiting for **{role}** until {p.deadline:%Y-%m-%d %H:%M:%S} UTC\n\n{message}\n\n"
             f"Options: {', '.join(options)} (default on timeout: {on_timeout})\n\nPrompt id: `{pid}`"
         )
-        self.stage(awaiting_prompt=True, prompts_opened=[p])
+        self._stage(awaiting_prompt=True, prompts_opened=[p])
         await self.flush()
         timed_out = False
         try:
@@ -217,8 +262,8 @@ class Playbook:
         if timed_out or p.response is None:
             p.state = PromptState.EXPIRED
             option, responder, approval = on_timeout, None, None
-            self.stage(comment=f"No response from {role} within {_fmt_wait(respond_in.total_seconds())}; "
-                               f"took the default: {on_timeout}.")
+            self.comment(f"No response from {role} within {_fmt_wait(respond_in.total_seconds())}; "
+                         f"took the default: {on_timeout}.")
             msg = f'No response in {_fmt_wait(waited)}; default "{on_timeout}"'
         else:
             r = p.response
@@ -227,8 +272,8 @@ class Playbook:
                                 approved_at=r.responded_at or workflow.now())
             msg = f'Response: "{option}" by {responder}'
             if r.comment:
-                self.stage(comment=f'{responder} answered "{option}" ({pid}): {r.comment}')
-        self.stage(awaiting_prompt=False, prompts_closed=[pid])
+                self.comment(f'{responder} answered "{option}" ({pid}): {r.comment}')
+        self._stage(awaiting_prompt=False, prompts_closed=[pid])
         self._records.append(ActionRecord(
             index=idx, action="prompt", connector="soar", title=f"Prompt Analyst ({role})", asset="",
             target=message[:80], started=now, duration_s=waited, status="success" if not timed_out else "skipped",
@@ -274,40 +319,55 @@ class Playbook:
         """The actions run so far."""
         return list(self._records)
 
-    # ---- container changes --------------------------------------------------------------------------
-    def stage(self, *, comment: str | None = None, severity: Severity | None = None, status: Status | None = None,
-              disposition: str | None = None, promote: str | None = None, artifacts: list[Artifact] | None = None,
-              auto_resolved: bool | None = None, awaiting_prompt: bool | None = None,
-              prompts_opened: list[Prompt] | None = None, prompts_closed: list[str] | None = None) -> None:
-        """Queue container changes; they travel with the next `flush()` or with the run's result."""
-        e = self._pending
+    # ---- container changes, in the analyst's words ---------------------------------------------------
+    def comment(self, text: str) -> None:
+        """Comment on the container."""
+        if text:
+            self._pending.comments.append(text)
+
+    def set_severity(self, severity: Severity | str) -> None:
+        """Set the container's severity (high, medium, low)."""
+        self._pending.severity = Severity(str(severity).lower())
+
+    def set_status(self, status: Status | str) -> None:
+        """Set the container's status (new, open, closed); closing ends the container once runs finish."""
+        self._pending.status = Status(str(status).lower())
+
+    def set_disposition(self, disposition: str) -> None:
+        """Record the verdict ("True Positive - Escalated to IR")."""
+        self._pending.disposition = disposition
+
+    def promote(self, template: str) -> None:
+        """Promote the container to a case with a workbook template ("Phishing Investigation")."""
+        self._pending.promote_template = template
+
+    def add_artifacts(self, *artifacts: Artifact) -> None:
+        """Add artifacts (enrichment results, new indicators)."""
+        self._pending.artifacts.extend(artifacts)
+
+    def resolve(self, disposition: str, comment: str | None = None) -> None:
+        """Close the container as resolved by automation (counts as auto-resolved in the metrics)."""
         if comment:
-            e.comments.append(comment)
-        if severity is not None:
-            e.severity = severity
-        if status is not None:
-            e.status = status
-        if disposition is not None:
-            e.disposition = disposition
-        if promote is not None:
-            e.promote_template = promote
-        if artifacts:
-            e.artifacts.extend(artifacts)
-        if auto_resolved is not None:
-            e.auto_resolved = auto_resolved
-            self._auto_resolved = auto_resolved
+            self.comment(comment)
+        self.set_status(Status.CLOSED)
+        self.set_disposition(disposition)
+        self._pending.auto_resolved = True
+        self._auto_resolved = True
+
+    def _stage(self, *, awaiting_prompt: bool | None = None, prompts_opened: list[Prompt] | None = None,
+               prompts_closed: list[str] | None = None) -> None:
+        """Prompt bookkeeping that travels with the container changes."""
+        e = self._pending
         if awaiting_prompt is not None:
             e.awaiting_prompt = awaiting_prompt
-        if prompts_opened:
-            e.prompts_opened.extend(prompts_opened)
-        if prompts_closed:
-            e.prompts_closed.extend(prompts_closed)
+        e.prompts_opened.extend(prompts_opened or [])
+        e.prompts_closed.extend(prompts_closed or [])
 
     async def flush(self) -> None:
-        """Send the queued changes to the container as ONE signal (each signal costs it a workflow task)."""
+        """Send the queued changes to the container now, as ONE signal (each signal costs it a workflow task)."""
         if self._is_empty(self._pending):
             return
-        event, self._pending = self._pending, ContainerEvent(author=self.NAME)
+        event, self._pending = self._pending, ContainerEvent(author=self.meta.name)
         handle = workflow.get_external_workflow_handle(self.inp.container_workflow_id)
         await handle.signal("apply_event", event)
 
@@ -316,33 +376,43 @@ class Playbook:
         return e == ContainerEvent(author=e.author)
 
     # ---- nested playbooks ---------------------------------------------------------------------------
-    async def run_playbook(self, workflow_type: str, name: str,
-                           params: dict[str, str] | None = None) -> PlaybookOutcome | None:
-        """Run another playbook as a child of this one; its records join this run's report."""
+    async def run_playbook(self, other: type[Playbook], **params: str) -> PlaybookOutcome | None:
+        """Run another playbook as a child of this one; its records and changes join this run's.
+
+        Returns:
+            Its outcome, or None when it failed (a comment says why).
+        """
         await self.flush()
-        suffix = f"from-{self.NAME.replace('_', '-')}"
-        inp = self.inp.model_copy(update={"suffix": suffix, "params": params or {}})
+        name = other.meta.name
+        suffix = f"from-{self.meta.name.replace('_', '-')}"
+        inp = self.inp.model_copy(update={"suffix": suffix, "params": params})
         try:
             out: PlaybookOutcome = await workflow.execute_child_workflow(
-                workflow_type, inp, id=playbook_workflow_id(name, self.container_id, suffix),
-                result_type=PlaybookOutcome, static_summary=f"{name} · {self.container_id} (from {self.TITLE})",
+                other.__name__, inp, id=playbook_workflow_id(name, self.container_id, suffix),
+                result_type=PlaybookOutcome,
+                static_summary=f"{name} · {self.container_id} (from {self.meta.title})",
                 search_attributes=playbook_search_attributes(name, self.container_id),
             )
         except ChildWorkflowError as e:
-            self.stage(comment=f"{name} failed: {e.cause or e}")
+            self.comment(f"{name} failed: {e.cause or e}")
             return None
         for rec in out.actions:
             self._index += 1
             self._records.append(rec.model_copy(update={"index": self._index}))
         if out.final is not None:
-            f = out.final
-            self.stage(comment=None, severity=f.severity, status=f.status, disposition=f.disposition,
-                       promote=f.promote_template, artifacts=f.artifacts, prompts_closed=f.prompts_closed)
-            for c in f.comments:
-                self.stage(comment=c)
+            self._merge(out.final)
         return out
 
+    def _merge(self, f: ContainerEvent) -> None:
+        e = self._pending
+        e.comments.extend(f.comments)
+        e.artifacts.extend(f.artifacts)
+        e.prompts_closed.extend(f.prompts_closed)
+        for key in ("severity", "status", "disposition", "promote_template"):
+            if getattr(f, key) is not None:
+                setattr(e, key, getattr(f, key))
 
-def gather(*aws: Any) -> Any:
-    """`asyncio.gather` (re-exported so playbooks read plainly)."""
+
+def gather(*aws: Awaitable[Any]) -> Awaitable[list[Any]]:
+    """`asyncio.gather` (re-exported so playbooks read plainly; nest it to keep results per indicator)."""
     return asyncio.gather(*aws)

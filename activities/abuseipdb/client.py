@@ -17,7 +17,6 @@ from core.errors import InvalidParameter, VendorResponseError, snippet
 
 if TYPE_CHECKING:
     from activities.abuseipdb.config import AbuseIPDBConfig
-    from core.connector import ActionContext
 
 
 class AbuseIPDBClient(VendorClient):
@@ -25,12 +24,11 @@ class AbuseIPDBClient(VendorClient):
 
     vendor = "AbuseIPDB"
 
-    def __init__(self, *, asset_name: str, config: AbuseIPDBConfig,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, *, asset_name: str, config: AbuseIPDBConfig) -> None:
         # Without `Accept: application/json` AbuseIPDB may answer errors as an HTML page.
         super().__init__(
             asset_name=asset_name, base_url=config.base_url, timeout_s=config.timeout_s,
-            verify=config.verify_ssl, transport=transport,
+            verify=config.verify_ssl,
             headers={"Key": config.api_key.get_secret_value(), "Accept": "application/json",
                      "User-Agent": "soar-abuseipdb-connector/0.1"},
         )
@@ -85,10 +83,3 @@ class AbuseIPDBClient(VendorClient):
                                       f"{snippet(json.dumps(body))!r}")
         return data  # type: ignore[return-value]
 
-
-def client_for(ctx: ActionContext) -> AbuseIPDBClient:
-    """The asset's client, created once per asset and process (closed by the worker/CLI via `aclose`)."""
-    client = ctx.state.get("client")
-    if client is None:
-        client = ctx.state["client"] = AbuseIPDBClient(asset_name=ctx.asset.asset_name, config=ctx.config)
-    return client  # type: ignore[no-any-return]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from activities.active_directory.attributes import (
     ACCOUNTDISABLE,
@@ -16,32 +16,31 @@ from activities.active_directory.attributes import (
     uac_flags,
 )
 from activities.active_directory.client import ActiveDirectoryClient
+from activities.active_directory.config import ActiveDirectoryConfig
 from core.connector import ActionContext, action
 from core.errors import VendorResponseError
 from core.models import ActionResult
 from core.params import NoParams
 
+Ctx = ActionContext[ActiveDirectoryConfig, ActiveDirectoryClient]
+
 
 class UserParams(BaseModel):
-    """A user account: sAMAccountName (jdoe), UPN (jdoe@corp.example.com) or DOMAIN\\jdoe."""
+    """A user account: sAMAccountName (jdoe), UPN (jdoe@corp.example.com) or DOMAIN\\jdoe.
 
-    model_config = ConfigDict(extra="forbid")
+    Splunk's "AD LDAP" app calls the parameter `user` (with `use_samaccountname`), its "LDAP" app `username`.
+    """
 
-    username: str
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    username: str = Field(validation_alias=AliasChoices("username", "user"))
+    use_samaccountname: bool | None = Field(
+        default=None, description="Accepted for AD LDAP playbooks; the user is found by sAMAccountName or UPN")
 
     @field_validator("username", mode="before")
     @classmethod
     def _username(cls, v: Any) -> str:
         return parse_username(v)
-
-
-def client(ctx: ActionContext) -> ActiveDirectoryClient:
-    """The asset's LDAP client, created once per asset and kept in `ctx.state["client"]`."""
-    c = ctx.state.get("client")
-    if not isinstance(c, ActiveDirectoryClient):
-        c = ActiveDirectoryClient(asset_name=ctx.asset.asset_name, config=ctx.config)
-        ctx.state["client"] = c
-    return c
 
 
 def _uac(raw: dict[str, Any], username: str) -> int:
@@ -57,9 +56,9 @@ def _status(enabled: bool) -> str:
 
 
 @action("get user attributes", params=UserParams, read_only=True, target="username")
-async def get_user_attributes(ctx: ActionContext, p: UserParams) -> ActionResult:
+async def get_user_attributes(ctx: Ctx, p: UserParams) -> ActionResult:
     """Read a user account's attributes (identity, mail, groups, userAccountControl and its flags)."""
-    dn, raw = await client(ctx).find_user(p.username, USER_ATTRIBUTES)
+    dn, raw = await ctx.client.find_user(p.username, USER_ATTRIBUTES)
     attrs = to_json(raw)
     uac = attrs["userAccountControl"]
     enabled = is_enabled(uac) if isinstance(uac, int) else None
@@ -78,16 +77,17 @@ async def get_user_attributes(ctx: ActionContext, p: UserParams) -> ActionResult
     )
 
 
-async def _set_disabled(ctx: ActionContext, username: str, disable: bool) -> ActionResult:
+async def _set_disabled(ctx: Ctx, username: str, disable: bool) -> ActionResult:
     """Set or clear ACCOUNTDISABLE, touching no other bit; no write when it already has the wanted value."""
-    ad = client(ctx)
+    ad = ctx.client
     dn, raw = await ad.find_user(username, STATUS_ATTRIBUTES)
     name = to_json(raw, STATUS_ATTRIBUTES)["sAMAccountName"] or username
     before = _uac(raw, username)
     was_enabled = is_enabled(before)
     after = before | ACCOUNTDISABLE if disable else before & ~ACCOUNTDISABLE
     summary = {"dn": dn, "sAMAccountName": name, "starting_status": _status(was_enabled),
-               "ending_status": _status(not disable), "userAccountControl": after, "changed": after != before}
+               "ending_status": _status(not disable), "userAccountControl": after, "changed": after != before,
+               "account_status": _status(not disable)}  # the AD LDAP app's summary key
     if after == before:
         return ActionResult(message=f"{name} already {_status(not disable)}", summary=summary,
                             data=[{"dn": dn, "sAMAccountName": name, "userAccountControl": after}])
@@ -99,22 +99,23 @@ async def _set_disabled(ctx: ActionContext, username: str, disable: bool) -> Act
     )
 
 
-@action("disable user", params=UserParams, read_only=False, high_impact=True, target="username")
-async def disable_user(ctx: ActionContext, p: UserParams) -> ActionResult:
+@action("disable user", params=UserParams, read_only=False, high_impact=True, target="username",
+        aliases=("disable account",))
+async def disable_user(ctx: Ctx, p: UserParams) -> ActionResult:
     """Disable a user account (sets userAccountControl bit 0x2 ACCOUNTDISABLE). High impact."""
     return await _set_disabled(ctx, p.username, disable=True)
 
 
-@action("enable user", params=UserParams, read_only=False, target="username")
-async def enable_user(ctx: ActionContext, p: UserParams) -> ActionResult:
+@action("enable user", params=UserParams, read_only=False, target="username", aliases=("enable account",))
+async def enable_user(ctx: Ctx, p: UserParams) -> ActionResult:
     """Enable a user account (clears userAccountControl bit 0x2 ACCOUNTDISABLE)."""
     return await _set_disabled(ctx, p.username, disable=False)
 
 
 @action("test connectivity", params=NoParams, read_only=True)
-async def test_connectivity(ctx: ActionContext, p: NoParams) -> ActionResult:
+async def test_connectivity(ctx: Ctx, p: NoParams) -> ActionResult:
     """Bind with the asset's account and read the root DSE."""
-    ad = client(ctx)
+    ad = ctx.client
     dse = await ad.root_dse()
     base = ad.base_dn or dse.get("defaultNamingContext")
     if ad.base_dn is None and base:

@@ -1,8 +1,15 @@
-"""Asset configuration of the Active Directory (LDAP) connector."""
+"""Asset configuration of the Active Directory (LDAP) connector.
+
+Splunk SOAR's directory apps load as they are: "AD LDAP" (`force_ssl`, `validate_ssl_cert`, `ssl_port`),
+"LDAP" (`force_ssl`) and the brief's "Active Directory" object (`ssl`). Without TLS and without a port,
+the port is 389.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
 from core.connector import ConnectorConfig
 
@@ -11,13 +18,24 @@ class ActiveDirectoryConfig(ConnectorConfig):
     """`configuration` of an "Active Directory" asset (a domain controller reached over LDAP)."""
 
     server: str = Field(description="Domain controller host name or IP, e.g. dc1.corp.example.com")
-    port: int = Field(default=636, ge=1, le=65535, description="636 for LDAPS, 389 for LDAP/StartTLS")
-    use_ssl: bool = Field(default=True, description="LDAPS: TLS from the first byte (port 636)")
+    port: int = Field(default=636, ge=1, le=65535, description="636 for LDAPS, 389 for LDAP/StartTLS",
+                      validation_alias=AliasChoices("port", "ssl_port"))
+    use_ssl: bool = Field(default=True, description="LDAPS: TLS from the first byte (port 636)",
+                          validation_alias=AliasChoices("use_ssl", "ssl", "force_ssl"))
     start_tls: bool = Field(default=False, description="Upgrade plain LDAP (port 389) with StartTLS")
     ca_file: str | None = Field(default=None, description="PEM file of the CA that signed the DC certificate")
     username: str = Field(description="Bind account (SIMPLE bind): UPN, DN or DOMAIN\\user")
     password: SecretStr = Field(description="Password of the bind account (secret)")
     base_dn: str | None = Field(default=None, description="Search base; default: defaultNamingContext")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_ldap_port(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not any(k in data for k in ("port", "ssl_port")):
+            tls = next((data[k] for k in ("use_ssl", "ssl", "force_ssl") if k in data), True)
+            if tls is False:
+                data = {**data, "port": 389}
+        return data
 
     @field_validator("server")
     @classmethod

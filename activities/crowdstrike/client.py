@@ -13,10 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from activities._http import VendorClient, epoch_to_delay
-from core.errors import VendorResponseError, snippet
+from activities.crowdstrike.config import CrowdStrikeConfig
+from core.errors import NotFound, VendorResponseError, snippet
 
 TOKEN_PATH = "/oauth2/token"
 REFRESH_MARGIN_S = 60.0
@@ -33,15 +33,13 @@ class CrowdStrikeClient(VendorClient):
 
     vendor = "CrowdStrike"
 
-    def __init__(self, *, asset_name: str, base_url: str, client_id: str, client_secret: SecretStr,
-                 member_cid: str | None = None, timeout_s: float = 30.0, verify: bool = True,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(asset_name=asset_name, base_url=base_url, timeout_s=timeout_s, verify=verify,
-                         headers={"Accept": "application/json", "User-Agent": "soar-crowdstrike/0.1"},
-                         transport=transport)
-        self._client_id = client_id
-        self._client_secret = client_secret
-        self._member_cid = member_cid
+    def __init__(self, *, asset_name: str, config: CrowdStrikeConfig) -> None:
+        super().__init__(asset_name=asset_name, base_url=config.base_url, timeout_s=config.timeout_s,
+                         verify=config.verify_ssl,
+                         headers={"Accept": "application/json", "User-Agent": "soar-crowdstrike/0.1"})
+        self._client_id = config.client_id
+        self._client_secret = config.client_secret
+        self._member_cid = config.member_cid
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
@@ -136,6 +134,15 @@ class CrowdStrikeClient(VendorClient):
         if not devices:
             raise VendorResponseError("CrowdStrike returned no device details for ids it had just listed")
         return devices
+
+    async def get_device(self, device_id: str) -> dict[str, Any] | None:
+        """The device with this id (aid), or None when Falcon has none."""
+        try:
+            body = await self.api("GET", "/devices/entities/devices/v2", params=[("ids", device_id)])
+        except NotFound:
+            return None
+        devices = [d for d in body.get("resources") or [] if isinstance(d, dict) and d.get("device_id")]
+        return devices[0] if devices else None
 
     async def device_action(self, action_name: str, ids: list[str]) -> list[dict[str, Any]]:
         """Run a host action (`contain`, `lift_containment`) and return the affected resources."""

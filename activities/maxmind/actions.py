@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.maxmind.client import Lookup, MaxMindDatabase, client_for
+from activities.maxmind.client import Lookup, MaxMindDatabase, MaxMindWebClient
+from activities.maxmind.config import MaxMindConfig
 from core.connector import ActionContext, action
 from core.models import ActionResult
 from core.params import IpParams, NoParams
+
+Ctx = ActionContext[MaxMindConfig, MaxMindWebClient | MaxMindDatabase]
 
 
 def _name(obj: Any) -> str | None:
@@ -35,6 +38,9 @@ def summarize(rec: dict[str, Any]) -> dict[str, Any]:
         "accuracy_radius_km": location.get("accuracy_radius"),
         "time_zone": location.get("time_zone"),
         "network": (rec.get("traits") or {}).get("network"),
+        # The Splunk MaxMind app's summary keys: city name, subdivision code, country name.
+        "state": (subdivisions[0] or {}).get("iso_code") if subdivisions else None,
+        "country": _name(country),
     }
 
 
@@ -45,9 +51,9 @@ def _message(s: dict[str, Any]) -> str:
 
 
 @action("geolocate ip", params=IpParams, read_only=True, target="ip")
-async def geolocate_ip(ctx: ActionContext, p: IpParams) -> ActionResult:
+async def geolocate_ip(ctx: Ctx, p: IpParams) -> ActionResult:
     """Geolocate an IP: city, country and coordinates (web service or local .mmdb)."""
-    lookup: Lookup = await client_for(ctx).city(p.ip)
+    lookup: Lookup = await ctx.client.city(p.ip)
     if lookup.record is None:
         summary = {"found": False, "reason": lookup.reason, "network": lookup.network,
                    "source": lookup.source}
@@ -59,15 +65,17 @@ async def geolocate_ip(ctx: ActionContext, p: IpParams) -> ActionResult:
 
 
 @action("test connectivity", params=NoParams, read_only=True)
-async def test_connectivity(ctx: ActionContext, p: NoParams) -> ActionResult:
+async def test_connectivity(ctx: Ctx, p: NoParams) -> ActionResult:
     """Open the .mmdb, or check the web service credentials with a lookup of the caller's own IP (`me`)."""
-    client = client_for(ctx)
+    client = ctx.client
     if isinstance(client, MaxMindDatabase):
         meta = await client.check()
         return ActionResult(message=f"Opened {meta['database_type']} database {client.path} "
                                     f"(built {meta['build_date']})", summary=meta)
-    lookup = await client.check()
+    lookup = await client.check(ctx.config.test_ip)
     where = _message(summarize(lookup.record)) if lookup.record else f"no data, {lookup.reason}"
+    probe = ctx.config.test_ip or "this host's address"
     return ActionResult(message=f"Connected to MaxMind at {ctx.config.base_url}; account "
-                                f"{ctx.config.account_id} accepted (this host's address: {where})",
+                                f"{ctx.config.account_id} accepted ({probe}: "
+                                f"{where})",
                         summary={"source": "web service", **lookup.extra})

@@ -25,7 +25,6 @@ from core.errors import AuthError, ConfigError, InvalidParameter, VendorResponse
 
 if TYPE_CHECKING:
     from activities.maxmind.config import MaxMindConfig
-    from core.connector import ActionContext
 
 CITY_PATH = "/geoip/v2.1/city/{ip}"
 NO_DATA_CODES = {"IP_ADDRESS_RESERVED", "IP_ADDRESS_NOT_FOUND"}
@@ -59,13 +58,12 @@ class MaxMindWebClient(VendorClient):
 
     vendor = "MaxMind"
 
-    def __init__(self, *, asset_name: str, config: MaxMindConfig,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, *, asset_name: str, config: MaxMindConfig) -> None:
         assert config.account_id is not None and config.license_key is not None  # checked by the config model
         # The official client sends `Accept: application/json`; a non-matching Accept gets a 415.
         super().__init__(
             asset_name=asset_name, base_url=config.base_url, timeout_s=config.timeout_s,
-            verify=config.verify_ssl, transport=transport,
+            verify=config.verify_ssl,
             auth=(config.account_id, config.license_key.get_secret_value()),
             headers={"Accept": "application/json", "User-Agent": "soar-maxmind-connector/0.1"},
         )
@@ -115,9 +113,10 @@ class MaxMindWebClient(VendorClient):
         return Lookup(body, "web service", network=traits.get("network"),
                       extra={"queries_remaining": remaining} if remaining is not None else {})
 
-    async def check(self) -> Lookup:
-        """Look up the caller's own address (`me`): any answer but 401/402/5xx proves the credentials."""
-        return await self.city("me")
+    async def check(self, ip: str | None = None) -> Lookup:
+        """Look up `ip` (default: the caller's own address, `me`): any answer but 401/402/5xx proves the
+        credentials."""
+        return await self.city(ip or "me")
 
 
 class MaxMindDatabase:
@@ -182,14 +181,12 @@ class MaxMindDatabase:
         self.reader.close()
 
 
-def client_for(ctx: ActionContext) -> MaxMindWebClient | MaxMindDatabase:
-    """The asset's client, created once per asset and process (closed by the worker/CLI via `aclose`)."""
-    client = ctx.state.get("client")
-    if client is None:
-        config: MaxMindConfig = ctx.config
-        if config.database_path is not None:
-            client = MaxMindDatabase(asset_name=ctx.asset.asset_name, path=config.database_path)
-        else:
-            client = MaxMindWebClient(asset_name=ctx.asset.asset_name, config=config)
-        ctx.state["client"] = client
-    return client  # type: ignore[no-any-return]
+def open_client(*, asset_name: str, config: MaxMindConfig) -> MaxMindWebClient | MaxMindDatabase:
+    """The asset's client: the local database when `database_path` is set, else the web service.
+
+    Raises:
+        ConfigError: the database file cannot be opened or has no locations.
+    """
+    if config.database_path is not None:
+        return MaxMindDatabase(asset_name=asset_name, path=config.database_path)
+    return MaxMindWebClient(asset_name=asset_name, config=config)

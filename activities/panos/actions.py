@@ -10,36 +10,63 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from activities.panos import objects as obj
 from activities.panos.client import CommitOutcome, PanosClient, members
+from activities.panos.config import VSYS_RE, PanosConfig
 from core.connector import ActionContext, action
 from core.models import ActionResult
 from core.params import NoParams
 
 ACTION_TIMEOUT = timedelta(minutes=15)  # a commit on a busy firewall takes minutes
+Ctx = ActionContext[PanosConfig, PanosClient]
 
 
-class IpParams(BaseModel):
-    """Parameters of `block ip` / `unblock ip`."""
+class VsysParams(BaseModel):
+    """`vsys` overrides the asset's virtual system for one action (Splunk's parameter)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    vsys: str | None = None
+
+    @field_validator("vsys", mode="before")
+    @classmethod
+    def _vsys(cls, v: Any) -> str | None:
+        if v in (None, ""):
+            return None
+        if not isinstance(v, str) or not VSYS_RE.match(v):
+            raise ValueError("must be a virtual system name like vsys1")
+        return v
+
+
+class IpParams(VsysParams):
+    """Parameters of `block ip` / `unblock ip` (Splunk's `is_source_address` must stay false)."""
+
     ip: str
+    is_source_address: bool = Field(default=False, description="Not supported: the SOAR rule denies "
+                                                               "traffic to the address")
 
     @field_validator("ip", mode="before")
     @classmethod
     def _ip(cls, v: Any) -> str:
         return obj.validate_block_ip(v)
 
+    @field_validator("is_source_address")
+    @classmethod
+    def _destination_only(cls, v: bool) -> bool:
+        if v:
+            raise ValueError("blocking the address as a source is not supported; the SOAR rule denies traffic "
+                             "to it (set is_source_address to false)")
+        return v
 
-class UrlParams(BaseModel):
-    """Parameters of `block url` / `unblock url`."""
 
-    model_config = ConfigDict(extra="forbid")
+class UrlParams(VsysParams):
+    """Parameters of `block url` / `unblock url` (Splunk's `sec_policy` and `ph` are accepted, see data)."""
 
     url: str
+    sec_policy: str | None = Field(default=None, description="Accepted; the SOAR URL rule is always used")
+    ph: Any = Field(default=None, description="Splunk's layout placeholder; unused")
 
     @field_validator("url", mode="before")
     @classmethod
@@ -47,13 +74,8 @@ class UrlParams(BaseModel):
         return obj.validate_block_url(v)
 
 
-def client_for(ctx: ActionContext) -> PanosClient:
-    """The asset's client, created once per process and kept in `ctx.state["client"]`."""
-    client = ctx.state.get("client")
-    if client is None:
-        client = ctx.state.setdefault(
-            "client", PanosClient(asset_name=ctx.asset.asset_name, config=ctx.config))
-    return client  # type: ignore[no-any-return]
+def _vsys(ctx: Ctx, p: VsysParams) -> str:
+    return p.vsys or ctx.config.vsys
 
 
 def _commit_note(outcome: CommitOutcome) -> dict[str, Any]:
@@ -99,12 +121,13 @@ async def _remove_member(client: PanosClient, *, container: str, member: str, pa
 
 
 @action("block ip", params=IpParams, read_only=False, target="ip", timeout=ACTION_TIMEOUT)
-async def block_ip(ctx: ActionContext, p: IpParams) -> ActionResult:
+async def block_ip(ctx: Ctx, p: IpParams) -> ActionResult:
     """Deny traffic to an IP/CIDR: address object in the SOAR address group, denied by the SOAR rule."""
-    client, cfg = client_for(ctx), ctx.config
-    xp, name = obj.XPaths(cfg.vsys), obj.address_name(p.ip)
+    client, cfg = ctx.client, ctx.config
+    vsys = _vsys(ctx, p)
+    xp, name = obj.XPaths(vsys), obj.address_name(p.ip)
     data: dict[str, Any] = {"ip": p.ip, "address_name": name, "address_group": obj.IP_GROUP,
-                            "rule": obj.IP_RULE, "vsys": cfg.vsys}
+                            "rule": obj.IP_RULE, "vsys": vsys}
     group = await client.show(xp.group())
     if name in members(group, "static") and await _rule_blocks(client, xp, obj.IP_RULE,
                                                               path="destination", want=obj.IP_GROUP):
@@ -124,17 +147,18 @@ async def block_ip(ctx: ActionContext, p: IpParams) -> ActionResult:
 
 
 @action("unblock ip", params=IpParams, read_only=False, target="ip", timeout=ACTION_TIMEOUT)
-async def unblock_ip(ctx: ActionContext, p: IpParams) -> ActionResult:
+async def unblock_ip(ctx: Ctx, p: IpParams) -> ActionResult:
     """Remove an IP/CIDR from the SOAR address group and delete its address object."""
-    client, cfg = client_for(ctx), ctx.config
-    xp, name = obj.XPaths(cfg.vsys), obj.address_name(p.ip)
+    client, cfg = ctx.client, ctx.config
+    vsys = _vsys(ctx, p)
+    xp, name = obj.XPaths(vsys), obj.address_name(p.ip)
     was_blocked = name in members(await client.show(xp.group()), "static")
     changed = await _remove_member(client, container=xp.group(), member=xp.group_member(name),
                                    path="static", value=name, rule=xp.rule(obj.IP_RULE))
     # "10": the object is still used elsewhere (not ours to break), so it stays.
     code = await client.delete(xp.address(name), ok_codes=("7", "10"))
     changed = changed or code not in ("7", "10")
-    data: dict[str, Any] = {"ip": p.ip, "address_name": name, "address_group": obj.IP_GROUP, "vsys": cfg.vsys,
+    data: dict[str, Any] = {"ip": p.ip, "address_name": name, "address_group": obj.IP_GROUP, "vsys": vsys,
                             "address_object_kept": code == "10"}
     if not (was_blocked or changed):
         return ActionResult(message=f"Not blocked on {cfg.device_name}; nothing to remove",
@@ -147,12 +171,15 @@ async def unblock_ip(ctx: ActionContext, p: IpParams) -> ActionResult:
 
 
 @action("block url", params=UrlParams, read_only=False, target="url", timeout=ACTION_TIMEOUT)
-async def block_url(ctx: ActionContext, p: UrlParams) -> ActionResult:
+async def block_url(ctx: Ctx, p: UrlParams) -> ActionResult:
     """Deny a URL: entry in the SOAR custom URL category, denied by the SOAR URL rule."""
-    client, cfg = client_for(ctx), ctx.config
-    xp, entry = obj.XPaths(cfg.vsys), obj.url_entry(p.url)
+    client, cfg = ctx.client, ctx.config
+    vsys = _vsys(ctx, p)
+    xp, entry = obj.XPaths(vsys), obj.url_entry(p.url)
     data: dict[str, Any] = {"url": p.url, "entry": entry, "url_category": obj.URL_CATEGORY,
-                            "rule": obj.URL_RULE, "vsys": cfg.vsys}
+                            "rule": obj.URL_RULE, "vsys": vsys}
+    if p.sec_policy:
+        data["sec_policy_ignored"] = f"{p.sec_policy[:100]}: the SOAR rule {obj.URL_RULE!r} denies the category"
     category = await client.show(xp.url_category())
     if entry in members(category, "list") and await _rule_blocks(client, xp, obj.URL_RULE,
                                                                 path="category", want=obj.URL_CATEGORY):
@@ -169,14 +196,15 @@ async def block_url(ctx: ActionContext, p: UrlParams) -> ActionResult:
 
 
 @action("unblock url", params=UrlParams, read_only=False, target="url", timeout=ACTION_TIMEOUT)
-async def unblock_url(ctx: ActionContext, p: UrlParams) -> ActionResult:
+async def unblock_url(ctx: Ctx, p: UrlParams) -> ActionResult:
     """Remove a URL from the SOAR custom URL category."""
-    client, cfg = client_for(ctx), ctx.config
-    xp, entry = obj.XPaths(cfg.vsys), obj.url_entry(p.url)
+    client, cfg = ctx.client, ctx.config
+    vsys = _vsys(ctx, p)
+    xp, entry = obj.XPaths(vsys), obj.url_entry(p.url)
     was_blocked = entry in members(await client.show(xp.url_category()), "list")
     changed = await _remove_member(client, container=xp.url_category(), member=xp.url_member(entry),
                                    path="list", value=entry, rule=xp.rule(obj.URL_RULE))
-    data: dict[str, Any] = {"url": p.url, "entry": entry, "url_category": obj.URL_CATEGORY, "vsys": cfg.vsys}
+    data: dict[str, Any] = {"url": p.url, "entry": entry, "url_category": obj.URL_CATEGORY, "vsys": vsys}
     if not (was_blocked or changed):
         return ActionResult(message=f"Not blocked on {cfg.device_name}; nothing to remove",
                             summary={"unblocked": False, "device": cfg.device_name},
@@ -188,9 +216,9 @@ async def unblock_url(ctx: ActionContext, p: UrlParams) -> ActionResult:
 
 
 @action("test connectivity", params=NoParams, read_only=True)
-async def test_connectivity(ctx: ActionContext, p: NoParams) -> ActionResult:
+async def test_connectivity(ctx: Ctx, p: NoParams) -> ActionResult:
     """Get a key (if needed) and read `show system info`."""
-    client, cfg = client_for(ctx), ctx.config
+    client, cfg = ctx.client, ctx.config
     root = await client.op("<show><system><info></info></system></show>")
     info = {k: (root.findtext(f"result/system/{k}") or "").strip()
             for k in ("hostname", "model", "sw-version", "serial", "ip-address")}

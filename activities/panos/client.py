@@ -95,10 +95,9 @@ class PanosClient(VendorClient):
 
     vendor = "PAN-OS"
 
-    def __init__(self, *, asset_name: str, config: PanosConfig,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, *, asset_name: str, config: PanosConfig) -> None:
         super().__init__(asset_name=asset_name, base_url=config.base_url, timeout_s=config.timeout_s,
-                         verify=config.verify_ssl, transport=transport)
+                         verify=config.verify_ssl)
         self.config = config
         self._key: str | None = config.api_key.get_secret_value() if config.api_key else None
         self._key_lock = asyncio.Lock()

@@ -1,8 +1,13 @@
-"""Asset configuration of the Palo Alto Networks firewall connector (PAN-OS XML API)."""
+"""Asset configuration of the Palo Alto Networks firewall connector (PAN-OS XML API).
+
+Splunk's "Palo Alto Networks Firewall" app configures `device` (a bare IP or host name; the XML API is
+then `https://<device>/api/`) and `verify_server_cert`; both load as they are.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -19,6 +24,8 @@ class PanosConfig(ConnectorConfig):
     credentials when the firewall rejects it.
     """
 
+    splunk_keys: ClassVar[dict[str, str]] = {"device": "base_url https://<device> (and device_name)"}
+
     base_url: str = Field(description="https://<device> (the XML API is at <base_url>/api/)")  # type: ignore[assignment]
     username: str | None = Field(default=None, description="Admin that owns the API key and the commits")
     password: SecretStr | None = Field(default=None, description="Password of `username` (secret)")
@@ -27,6 +34,20 @@ class PanosConfig(ConnectorConfig):
     vsys: str = Field(default="vsys1", description="Virtual system the objects and rules live in")
     commit_poll_s: float = Field(default=2.0, gt=0, le=60, description="Interval between commit job polls")
     commit_timeout_s: float = Field(default=600.0, gt=0, le=3600, description="Give up on a commit job after")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _splunk_device(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "device" not in data:
+            return data
+        data = dict(data)
+        device = data.pop("device")
+        host = device.strip() if isinstance(device, str) else ""
+        if not host or ("://" not in host and any(c in host for c in " /?#@")):
+            raise ValueError("device must be the firewall's IP address or host name, e.g. 10.0.0.1")
+        data.setdefault("base_url", host if "://" in host else f"https://{host}")
+        data.setdefault("device_name", host.split("://")[-1][:100])
+        return data
 
     @field_validator("base_url")
     @classmethod

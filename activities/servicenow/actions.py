@@ -12,9 +12,10 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from activities.servicenow.client import SYS_ID_RE, TABLE_RE, ServiceNowClient
+from activities.servicenow.config import ServiceNowConfig
 from core.connector import ActionContext, action
 from core.errors import NotFound
 from core.models import ActionResult
@@ -30,6 +31,7 @@ SHORT_DESCRIPTION_MAX = 160
 SUMMARY_FIELDS = ("number", "sys_id", "state", "priority")
 
 Level = Literal["1", "2", "3"]
+Ctx = ActionContext[ServiceNowConfig, ServiceNowClient]
 
 
 def _table(v: Any) -> str:
@@ -61,17 +63,76 @@ def safe_correlation_id(value: str | None) -> str | None:
     return "soar-" + hashlib.sha256(value.encode()).hexdigest()[:40]
 
 
+def field_map(v: Any) -> dict[str, str]:
+    """Ticket fields from a dict or its JSON text (Splunk's `fields` parameter is a JSON string).
+
+    Raises:
+        ValueError: not an object of writable field names to strings/numbers/booleans.
+    """
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except json.JSONDecodeError:
+            raise ValueError('must be a JSON object like {"state": "2", "work_notes": "..."}') from None
+    if v in (None, ""):
+        return {}
+    if not isinstance(v, dict):
+        raise ValueError("must be an object of field name -> value")
+    if len(v) > 50:
+        raise ValueError(f"has {len(v)} fields; the limit is 50")
+    out = {}
+    for k, val in v.items():
+        writable = isinstance(k, str) and FIELD_RE.match(k) and not k.startswith("sys_")
+        if not writable or k in READ_ONLY_FIELDS:
+            raise ValueError(f"field {str(k)[:40]!r} is not a writable field name (^[a-z][a-z0-9_]*$, "
+                             "not sys_* or number)")
+        if isinstance(val, bool):
+            val = "true" if val else "false"
+        if not isinstance(val, str | int | float):
+            raise ValueError(f"field {k!r} must be a string, got {type(val).__name__}")
+        out[k] = str(val)
+    return out
+
+
 class CreateTicketParams(BaseModel):
-    """A new ticket."""
+    """A new ticket. As in Splunk's ServiceNow app, `fields` (a JSON object or its text) may carry any
+    writable field, `short_description`, `urgency` and `impact` included; the explicit parameters win."""
 
     model_config = ConfigDict(extra="forbid")
 
-    short_description: str = Field(min_length=1, max_length=4000)
+    short_description: str = Field(default="", max_length=4000)
     description: str = Field(default="", max_length=65_000)
     urgency: Level = "3"
     impact: Level = "3"
     table: str = "incident"
+    fields: dict[str, str] = Field(default_factory=dict, description="More fields (Splunk: a JSON string)")
+    vault_id: str | None = Field(default=None, description="Not supported: attachments from a vault")
     correlation_id: str | None = Field(default=None, description="Defaults to the action's correlation id")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_fields(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        try:
+            extra = field_map(data.get("fields"))
+        except ValueError as e:
+            raise ValueError(f"fields: {e}") from None
+        for key in ("short_description", "description", "urgency", "impact"):
+            if key in extra and data.get(key) in (None, ""):
+                data[key] = extra.pop(key)
+        data["fields"] = extra
+        if not str(data.get("short_description") or "").strip():
+            raise ValueError("short_description: give it directly or inside fields")
+        return data
+
+    @field_validator("vault_id")
+    @classmethod
+    def _no_vault(cls, v: str | None) -> str | None:
+        if v:
+            raise ValueError("attachments from a vault are not supported; attach files in ServiceNow")
+        return None
 
     @field_validator("table", mode="before")
     @classmethod
@@ -128,43 +189,15 @@ class UpdateTicketParams(TicketParams):
     @field_validator("fields", mode="before")
     @classmethod
     def _fields(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            try:
-                v = json.loads(v)
-            except json.JSONDecodeError:
-                raise ValueError('must be a JSON object like {"state": "2", "work_notes": "..."}') from None
-        if not isinstance(v, dict) or not v:
+        out = field_map(v)
+        if not out:
             raise ValueError("must be a non-empty object of field name -> value")
-        if len(v) > 50:
-            raise ValueError(f"has {len(v)} fields; the limit is 50")
-        out = {}
-        for k, val in v.items():
-            writable = isinstance(k, str) and FIELD_RE.match(k) and not k.startswith("sys_")
-            if not writable or k in READ_ONLY_FIELDS:
-                raise ValueError(f"field {str(k)[:40]!r} is not a writable field name (^[a-z][a-z0-9_]*$, "
-                                 "not sys_* or number)")
-            if isinstance(val, bool):
-                val = "true" if val else "false"
-            if not isinstance(val, str | int | float):
-                raise ValueError(f"field {k!r} must be a string, got {type(val).__name__}")
-            out[k] = str(val)
         return out
 
 
-def client_for(ctx: ActionContext) -> ServiceNowClient:
-    """The asset's client (created once per asset and kept in `ctx.state`)."""
-    client = ctx.state.get("client")
-    if client is None:
-        cfg = ctx.config
-        client = ServiceNowClient(asset_name=ctx.asset.asset_name, base_url=cfg.base_url,
-                                  username=cfg.username, password=cfg.password,
-                                  timeout_s=cfg.timeout_s, verify=cfg.verify_ssl)
-        ctx.state["client"] = client
-    return client  # type: ignore[no-any-return]
-
-
 def _summary(record: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {k: record.get(k) for k in SUMMARY_FIELDS} | extra
+    # `created_ticket_id` (the sys_id) is what Splunk's ServiceNow app puts in its summary.
+    return {k: record.get(k) for k in SUMMARY_FIELDS} | {"created_ticket_id": record.get("sys_id")} | extra
 
 
 async def find_ticket(client: ServiceNowClient, table: str, ticket_id: str) -> dict[str, Any]:
@@ -184,9 +217,9 @@ async def find_ticket(client: ServiceNowClient, table: str, ticket_id: str) -> d
 
 
 @action("create ticket", params=CreateTicketParams, read_only=False, target="short_description")
-async def create_ticket(ctx: ActionContext, p: CreateTicketParams) -> ActionResult:
+async def create_ticket(ctx: Ctx, p: CreateTicketParams) -> ActionResult:
     """Open a ticket, or return the one this correlation id already opened."""
-    client = client_for(ctx)
+    client = ctx.client
     corr = p.correlation_id or safe_correlation_id(ctx.correlation_id)
     if corr:
         rows = await client.query(p.table, f"correlation_id={corr}", limit=1)
@@ -195,8 +228,8 @@ async def create_ticket(ctx: ActionContext, p: CreateTicketParams) -> ActionResu
         if existing is not None:
             return ActionResult(message=f"{existing.get('number')} exists",
                                 summary=_summary(existing, created=False), data=[existing])
-    fields = {"short_description": p.short_description, "description": p.description,
-              "urgency": p.urgency, "impact": p.impact}
+    fields = p.fields | {"short_description": p.short_description, "description": p.description,
+                         "urgency": p.urgency, "impact": p.impact}
     if corr:
         fields |= {"correlation_id": corr, "correlation_display": "SOAR"}
     record = await client.create(p.table, fields)
@@ -204,19 +237,20 @@ async def create_ticket(ctx: ActionContext, p: CreateTicketParams) -> ActionResu
                         data=[record])
 
 
+
 @action("get ticket", params=TicketParams, read_only=True, target="id")
-async def get_ticket(ctx: ActionContext, p: TicketParams) -> ActionResult:
+async def get_ticket(ctx: Ctx, p: TicketParams) -> ActionResult:
     """Read a ticket by sys_id or number."""
-    record = await find_ticket(client_for(ctx), p.table, p.id)
+    record = await find_ticket(ctx.client, p.table, p.id)
     return ActionResult(message=f"{record.get('number')}: state {record.get('state')}, "
                                 f"priority {record.get('priority')}",
                         summary=_summary(record), data=[record])
 
 
 @action("update ticket", params=UpdateTicketParams, read_only=False, target="id")
-async def update_ticket(ctx: ActionContext, p: UpdateTicketParams) -> ActionResult:
+async def update_ticket(ctx: Ctx, p: UpdateTicketParams) -> ActionResult:
     """Set fields of a ticket (state, work_notes, assignment_group, ...)."""
-    client = client_for(ctx)
+    client = ctx.client
     record = await find_ticket(client, p.table, p.id)
     updated = await client.update(p.table, str(record["sys_id"]), p.fields)
     return ActionResult(message=f"{updated.get('number')} updated ({', '.join(sorted(p.fields))})",
@@ -224,9 +258,9 @@ async def update_ticket(ctx: ActionContext, p: UpdateTicketParams) -> ActionResu
 
 
 @action("test connectivity", params=NoParams, read_only=True)
-async def test_connectivity(ctx: ActionContext, p: NoParams) -> ActionResult:
+async def test_connectivity(ctx: Ctx, p: NoParams) -> ActionResult:
     """Read one incident: proves the URL, the credentials and read access to the incident table."""
-    client = client_for(ctx)
+    client = ctx.client
     await client.query("incident", "", limit=1, fields=["sys_id"])
     return ActionResult(message=f"Connected to ServiceNow at {client.base_url} as {client.username}",
                         summary={"base_url": client.base_url, "username": client.username})

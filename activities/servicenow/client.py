@@ -11,9 +11,9 @@ import re
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from activities._http import VendorClient
+from activities.servicenow.config import ServiceNowConfig
 from core.errors import InvalidParameter, VendorResponseError, snippet
 
 TABLE_RE = re.compile(r"^[a-z0-9_]{1,80}$")
@@ -25,13 +25,12 @@ class ServiceNowClient(VendorClient):
 
     vendor = "ServiceNow"
 
-    def __init__(self, *, asset_name: str, base_url: str, username: str, password: SecretStr,
-                 timeout_s: float = 30.0, verify: bool = True,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(asset_name=asset_name, base_url=base_url, timeout_s=timeout_s, verify=verify,
+    def __init__(self, *, asset_name: str, config: ServiceNowConfig) -> None:
+        super().__init__(asset_name=asset_name, base_url=config.base_url, timeout_s=config.timeout_s,
+                         verify=config.verify_ssl,
                          headers={"Accept": "application/json", "User-Agent": "soar-servicenow/0.1"},
-                         auth=(username, password.get_secret_value()), transport=transport)
-        self.username = username
+                         auth=(config.username, config.password.get_secret_value()))
+        self.username = config.username
 
     # --- hooks -----------------------------------------------------------------------------------
     def error_detail(self, resp: httpx.Response, body: Any) -> str:

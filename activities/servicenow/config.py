@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from core.connector import ConnectorConfig
 
 
 class ServiceNowConfig(ConnectorConfig):
-    """A ServiceNow instance reached with Basic auth (an integration user with the `itil` role)."""
+    """A ServiceNow instance reached with Basic auth (an integration user with the `itil` role).
+
+    Splunk's "ServiceNow" app calls the instance URL `url`.
+    """
 
     username: str = Field(min_length=1, max_length=200, description="Integration user name")
     password: SecretStr = Field(description="Integration user password (secret)")
-    base_url: str = Field(description="Instance URL, e.g. https://dev12345.service-now.com (no /api suffix)")
+    base_url: str = Field(description="Instance URL, e.g. https://dev12345.service-now.com (no /api suffix)",
+                          validation_alias=AliasChoices("base_url", "url"))
 
     @field_validator("base_url")
     @classmethod

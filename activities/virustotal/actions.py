@@ -12,10 +12,13 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from activities.virustotal.client import client_for
+from activities.virustotal.client import VirusTotalClient
+from activities.virustotal.config import VirusTotalConfig
 from core.connector import ActionContext, action
 from core.models import ActionResult
 from core.params import DomainParams, HashParams, IpParams, NoParams, UrlParams
+
+Ctx = ActionContext[VirusTotalConfig, VirusTotalClient]
 
 STAT_KEYS = ("malicious", "suspicious", "harmless", "undetected")
 # Attributes a playbook reads, per object type (the raw object can be hundreds of kB for files).
@@ -63,9 +66,9 @@ def compact(data: dict[str, Any], kind: str) -> dict[str, Any]:
     return row
 
 
-async def lookup(ctx: ActionContext, kind: str, indicator: str, path: str) -> ActionResult:
+async def lookup(ctx: Ctx, kind: str, indicator: str, path: str) -> ActionResult:
     """Fetch one object and shape the result (shared by the four reputation actions)."""
-    data = await client_for(ctx).get_object(path)
+    data = await ctx.client.get_object(path)
     if data is None:
         summary = engine_summary({}, kind) | {"found": False}
         return ActionResult(message=f"No VirusTotal data for {indicator}", summary=summary,
@@ -78,31 +81,31 @@ async def lookup(ctx: ActionContext, kind: str, indicator: str, path: str) -> Ac
 
 
 @action("url reputation", params=UrlParams, read_only=True, target="url")
-async def url_reputation(ctx: ActionContext, p: UrlParams) -> ActionResult:
+async def url_reputation(ctx: Ctx, p: UrlParams) -> ActionResult:
     """Get the VirusTotal report of a URL (GET /urls/{base64url id})."""
     return await lookup(ctx, "url", p.url, f"/urls/{url_id(p.url)}")
 
 
 @action("file reputation", params=HashParams, read_only=True, target="hash")
-async def file_reputation(ctx: ActionContext, p: HashParams) -> ActionResult:
+async def file_reputation(ctx: Ctx, p: HashParams) -> ActionResult:
     """Get the VirusTotal report of a file by MD5, SHA-1 or SHA-256 (GET /files/{hash})."""
     return await lookup(ctx, "file", p.hash, f"/files/{p.hash}")
 
 
 @action("ip reputation", params=IpParams, read_only=True, target="ip")
-async def ip_reputation(ctx: ActionContext, p: IpParams) -> ActionResult:
+async def ip_reputation(ctx: Ctx, p: IpParams) -> ActionResult:
     """Get the VirusTotal report of an IP address (GET /ip_addresses/{ip})."""
     return await lookup(ctx, "ip", p.ip, f"/ip_addresses/{p.ip}")
 
 
 @action("domain reputation", params=DomainParams, read_only=True, target="domain")
-async def domain_reputation(ctx: ActionContext, p: DomainParams) -> ActionResult:
+async def domain_reputation(ctx: Ctx, p: DomainParams) -> ActionResult:
     """Get the VirusTotal report of a domain (GET /domains/{domain})."""
     return await lookup(ctx, "domain", p.domain, f"/domains/{p.domain}")
 
 
 @action("test connectivity", params=NoParams, read_only=True)
-async def test_connectivity(ctx: ActionContext, p: NoParams) -> ActionResult:
+async def test_connectivity(ctx: Ctx, p: NoParams) -> ActionResult:
     """Check the API key with a cheap authenticated call (GET /files/upload_url)."""
-    await client_for(ctx).upload_url()
+    await ctx.client.upload_url()
     return ActionResult(message=f"Connected to VirusTotal at {ctx.config.base_url}; API key accepted")

@@ -18,7 +18,6 @@ from core.errors import VendorResponseError, snippet
 
 if TYPE_CHECKING:
     from activities.virustotal.config import VirusTotalConfig
-    from core.connector import ActionContext
 
 # VirusTotal documents no retry header on 429 QuotaExceededError; its smallest quota window is a minute.
 DEFAULT_QUOTA_DELAY = timedelta(seconds=60)
@@ -42,11 +41,10 @@ class VirusTotalClient(VendorClient):
 
     vendor = "VirusTotal"
 
-    def __init__(self, *, asset_name: str, config: VirusTotalConfig,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, *, asset_name: str, config: VirusTotalConfig) -> None:
         super().__init__(
             asset_name=asset_name, base_url=config.base_url, timeout_s=config.timeout_s,
-            verify=config.verify_ssl, transport=transport,
+            verify=config.verify_ssl,
             headers={"x-apikey": config.api_key.get_secret_value(), "Accept": "application/json",
                      "User-Agent": "soar-virustotal-connector/0.1"},
         )
@@ -114,10 +112,3 @@ class VirusTotalClient(VendorClient):
                                       f"{snippet(json.dumps(body))!r}")
         return url
 
-
-def client_for(ctx: ActionContext) -> VirusTotalClient:
-    """The asset's client, created once per asset and process (closed by the worker/CLI via `aclose`)."""
-    client = ctx.state.get("client")
-    if client is None:
-        client = ctx.state["client"] = VirusTotalClient(asset_name=ctx.asset.asset_name, config=ctx.config)
-    return client  # type: ignore[no-any-return]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from activities.whois import rdap
-from activities.whois.client import client_for
+from activities.whois.client import RdapClient
+from activities.whois.config import WhoisConfig
 from core.connector import ActionContext, action
 from core.models import ActionResult
 from core.params import IpParams, NoParams
 
+Ctx = ActionContext[WhoisConfig, RdapClient]
+
 
 @action("whois ip", params=IpParams, read_only=True, target="ip")
-async def whois_ip(ctx: ActionContext, p: IpParams) -> ActionResult:
+async def whois_ip(ctx: Ctx, p: IpParams) -> ActionResult:
     """Registration data of the network holding an IP: name, CIDR, country, abuse contact (RDAP)."""
-    answer = await client_for(ctx).ip(p.ip)
+    answer = await ctx.client.ip(p.ip)
     if answer.body is None:
         summary = {"found": False, "reason": answer.reason, "rdap_url": answer.url,
                    "redirected": bool(answer.redirects)}
@@ -24,9 +27,9 @@ async def whois_ip(ctx: ActionContext, p: IpParams) -> ActionResult:
 
 
 @action("test connectivity", params=NoParams, read_only=True)
-async def test_connectivity(ctx: ActionContext, p: NoParams) -> ActionResult:
+async def test_connectivity(ctx: Ctx, p: NoParams) -> ActionResult:
     """Ask the RDAP server for its help document (RFC 9082 /help): no lookup is spent."""
-    answer = await client_for(ctx).help()
+    answer = await ctx.client.help()
     body = answer.body or {}
     conformance = [str(c) for c in body.get("rdapConformance") or []]
     return ActionResult(message=f"Connected to RDAP at {ctx.config.base_url} "

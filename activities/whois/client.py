@@ -19,7 +19,6 @@ from core.errors import NotFound, VendorResponseError, snippet
 
 if TYPE_CHECKING:
     from activities.whois.config import WhoisConfig
-    from core.connector import ActionContext
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 MAX_REDIRECTS = 3
@@ -51,10 +50,9 @@ class RdapClient(VendorClient):
 
     vendor = "RDAP"
 
-    def __init__(self, *, asset_name: str, config: WhoisConfig,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, *, asset_name: str, config: WhoisConfig) -> None:
         super().__init__(asset_name=asset_name, base_url=config.base_url, timeout_s=config.timeout_s,
-                         verify=config.verify_ssl, transport=transport,
+                         verify=config.verify_ssl,
                          headers={"Accept": RDAP_ACCEPT, "User-Agent": "soar-whois-connector/0.1"})
 
     def error_detail(self, resp: httpx.Response, body: Any) -> str:
@@ -148,10 +146,3 @@ class RdapClient(VendorClient):
         except (json.JSONDecodeError, UnicodeDecodeError):
             return None
 
-
-def client_for(ctx: ActionContext) -> RdapClient:
-    """The asset's client, created once per asset and process (closed by the worker/CLI via `aclose`)."""
-    client = ctx.state.get("client")
-    if client is None:
-        client = ctx.state["client"] = RdapClient(asset_name=ctx.asset.asset_name, config=ctx.config)
-    return client  # type: ignore[no-any-return]

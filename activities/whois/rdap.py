@@ -96,6 +96,28 @@ def registry(obj: dict[str, Any], url: str) -> str:
     return host or "unknown"
 
 
+def origin_asn(net: dict[str, Any]) -> str | None:
+    """The origin AS ARIN lists for the network (`arin_originas0_originautnums`), if any."""
+    asns = net.get("arin_originas0_originautnums")
+    if isinstance(asns, list) and asns and isinstance(asns[0], int | str):
+        return str(asns[0])
+    return None
+
+
+def registrant_address(net: dict[str, Any]) -> str | None:
+    """The postal address label of the registrant entity's vCard, if any."""
+    for ent in net.get("entities") or []:
+        if not isinstance(ent, dict) or "registrant" not in (ent.get("roles") or []):
+            continue
+        card = ent.get("vcardArray")
+        for prop in card[1] if isinstance(card, list) and len(card) > 1 and isinstance(card[1], list) else []:
+            if isinstance(prop, list) and len(prop) > 1 and prop[0] == "adr" and isinstance(prop[1], dict):
+                label = prop[1].get("label")
+                if isinstance(label, str):
+                    return " ".join(label.split())[:300]
+    return None
+
+
 def summarize(net: dict[str, Any], url: str, redirects: list[str]) -> dict[str, Any]:
     """The summary of an `ip network` object."""
     nets = cidrs(net)
@@ -117,6 +139,11 @@ def summarize(net: dict[str, Any], url: str, redirects: list[str]) -> dict[str, 
         "registry": registry(net, url),
         "rdap_url": url,
         "redirected": bool(redirects),
+        # The Splunk WHOIS app's summary keys (ipwhois style), so its playbooks read what they expect.
+        "asn": origin_asn(net),
+        "country_code": net.get("country"),
+        "nets": [{"range": f"{net.get('startAddress')} - {net.get('endAddress')}", "cidr": ", ".join(nets) or None,
+                  "name": net.get("name"), "address": registrant_address(net)}],
     }
 
 

@@ -22,12 +22,13 @@ async def playbooks(user: Reader) -> list[dict[str, Any]]:
 
 
 def _store(request: Request) -> Any:
+    from activities import discover_connectors
     from core.runtime import AssetStore
 
     store = getattr(request.app.state, "assets", None)
     if store is None:
         s = request.app.state.settings
-        store = AssetStore.from_file(s.assets_file, s.playbook_task_queue)
+        store = AssetStore.load(s.assets_file, discover_connectors(), s.playbook_task_queue)
         request.app.state.assets = store
     return store
 
@@ -53,7 +54,7 @@ async def test_asset(name: str, request: Request, user: Analyst) -> dict[str, An
     connector = store.connectors[asset.connector]
     try:
         spec = connector.find("test connectivity")
-        result = await store.run(connector, spec, ActionInput(asset=name))
+        result = await store.run(spec, ActionInput(asset=name))
     except ConnectorError as e:
         return {"asset": name, "ok": False, "error": type(e).__name__, "message": str(e)}
     return {"asset": name, "ok": result.status == "success", "message": result.message}

@@ -15,9 +15,8 @@ from api.deps import ClientDep
 from api.errors import rpc_error, update_error
 from api.prom import observe_prompt_response
 from api.service import decode_page_token, encode_page_token, fetch_page
-from core.models import PlaybookOutcome, PromptResponse
+from core.models import PlaybookOutcome, PromptAck, PromptResponse
 from workflows.ids import parse_prompt_id
-from workflows.playbook import PromptAck
 
 router = APIRouter(prefix="/api/v1/prompts", tags=["prompts"])
 

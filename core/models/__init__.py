@@ -10,7 +10,7 @@ from core.models.container import (
     Severity,
     Status,
 )
-from core.models.prompts import Approval, Prompt, PromptResponse, PromptState
+from core.models.prompts import Approval, Prompt, PromptAck, PromptResponse, PromptState
 from core.models.runs import PlaybookInput, PlaybookOutcome, PlaybookRun, RunStatus
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "PlaybookOutcome",
     "PlaybookRun",
     "Prompt",
+    "PromptAck",
     "PromptResponse",
     "PromptState",
     "RunStatus",

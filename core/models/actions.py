@@ -38,6 +38,8 @@ class AssetRoute(BaseModel):
     connector: str
     title: str
     task_queue: str
+    high_impact_actions: list[str] = Field(default_factory=list, description="Actions needing an approval here")
+    unavailable: str | None = Field(default=None, description="Why the asset cannot be used (config error)")
 
 
 class ActionRecord(BaseModel):

@@ -96,6 +96,38 @@ class Container(BaseModel):
     raw_ref: str | None = Field(default=None, description="Where the raw alert (e.g. an .eml) is kept")
     raw_sha256: str | None = None
 
+    # ---- reading CEF values (what playbooks act on) ---------------------------------------------------
+    def values(self, *keys: str, exclude_label: str | None = None) -> list[str]:
+        """Distinct non-empty string values of the CEF `keys` across artifacts, in order of appearance.
+
+        `exclude_label` skips artifacts with that label (e.g. a playbook's own `enrichment` artifacts).
+        """
+        seen: dict[str, None] = {}
+        for a in self.artifacts:
+            if exclude_label is not None and a.label == exclude_label:
+                continue
+            for key in keys:
+                v = a.cef.get(key)
+                if isinstance(v, str) and v:
+                    seen.setdefault(v, None)
+        return list(seen)
+
+    def first(self, *keys: str) -> str | None:
+        """The first value of the first of `keys` that any artifact has, or None."""
+        for key in keys:
+            found = self.values(key)
+            if found:
+                return found[0]
+        return None
+
+    def indicators(self, kind: str) -> list[str]:
+        """Distinct indicators of a kind (`url`, `hash`, `ip`, `domain`, `host`, `user`, `email`), in order."""
+        seen: dict[str, None] = {}
+        for a in self.artifacts:
+            for v in a.indicators().get(kind, []):
+                seen.setdefault(v, None)
+        return list(seen)
+
 
 class ContainerEvent(BaseModel):
     """A batch of changes a playbook step (or an analyst) sends to the container workflow.

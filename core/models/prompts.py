@@ -45,6 +45,15 @@ class PromptResponse(BaseModel):
     responded_at: datetime | None = None
 
 
+class PromptAck(BaseModel):
+    """What the analyst's client gets back from answering a prompt."""
+
+    prompt_id: str
+    option: str
+    next_step: str
+    waited_s: float = 0.0
+
+
 class Approval(BaseModel):
     """Proof that an analyst decided: high-impact actions refuse to run without one."""
 

@@ -1,108 +1,80 @@
-"""A real Active Directory for the AD connector tests: a throw-away Samba AD DC (scripts/samba-dc.sh).
+"""The connector test harness: run any connector's actions in-process against an assets file.
 
-Needs root and the Debian packages samba-ad-dc + samba-ad-provision (.ci/run installs them); the tests that
-use `samba_dc` are skipped otherwise. Samba's LDAP ports are fixed (389/636), so the DC gets a loopback
-address of its own (127.0.0.2, .3, ... added to `lo` when missing and removed again) and its own /tmp dir.
+`connector_runner(CONNECTOR, assets_fn, asset=...)` gives a `run(action, params=None, **conf)` that
+writes `assets_fn(**conf)` to a file, loads it (one `AssetStore` per distinct `conf`, so a client and its
+token or key live across calls) and runs the action on `asset`. Every store is closed at teardown.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
-import socket
-import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from core.settings import ROOT
+from activities import discover_connectors
+from core.connector import Connector
+from core.models import ActionInput, ActionResult, Approval
+from core.runtime import AssetStore
+from tests.helpers.config import write_assets
+from tests.helpers.samba import samba_dc  # noqa: F401  (the session fixture of the AD tests)
 
-SCRIPT = ROOT / "scripts" / "samba-dc.sh"
-START_LOCK = Path("/tmp/soar-samba-dc.lock")  # serialises "pick a free address + start" across sessions
-CANDIDATE_IPS = [f"127.0.0.{n}" for n in range(2, 10)]
-
-
-@dataclass(frozen=True)
-class SambaDC:
-    """Where the running DC is and how to log in (the script's defaults)."""
-
-    host: str
-    dir: Path
-    base_dn: str = "DC=test,DC=local"
-    admin_user: str = "Administrator@test.local"
-    admin_password: str = "Adm1nPassw0rd!"  # noqa: S105 - throw-away test DC
-    test_user: str = "jdoe"
-    test_user_password: str = "Us3rPassw0rd!"  # noqa: S105
-
-    @property
-    def ca_file(self) -> str:
-        """PEM of the DC's self-signed certificate (SAN: the bind IP)."""
-        return str(self.dir / "ca.pem")
-
-    @property
-    def smb_conf(self) -> str:
-        """The DC's smb.conf, for `samba-tool ... -s`."""
-        return str(self.dir / "etc" / "smb.conf")
+Run = Callable[..., Awaitable[ActionResult]]
 
 
-def _port_open(ip: str, port: int) -> bool:
-    try:
-        with socket.create_connection((ip, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+class ConnectorRunner:
+    """Runs one connector's actions; keeps one store per configuration override."""
+
+    def __init__(self, tmp_path: Path, connector: Connector[Any, Any],
+                 assets: Callable[..., list[dict[str, Any]]], asset: str) -> None:
+        self.tmp_path, self.connector, self.assets_fn, self.asset = tmp_path, connector, assets, asset
+        self.stores: dict[str, AssetStore] = {}
+
+    def store(self, **conf: Any) -> AssetStore:
+        """The store for this configuration override (created on first use)."""
+        key = json.dumps(conf, sort_keys=True, default=str)
+        if key not in self.stores:
+            path = write_assets(self.tmp_path / f"assets-{self.connector.name}-{len(self.stores)}.json",
+                                self.assets_fn(**conf))
+            self.stores[key] = AssetStore.load(path, {self.connector.name: self.connector})
+        return self.stores[key]
+
+    async def __call__(self, action: str, params: dict[str, Any] | None = None, *, approve: bool = False,
+                       container_id: str | None = None, correlation_id: str | None = None,
+                       asset: str | None = None, store: AssetStore | None = None, **conf: Any) -> ActionResult:
+        store = store or self.store(**conf)
+        approval = Approval(prompt_id="test", responder="alice", option="approve",
+                            approved_at=datetime.now(UTC)) if approve else None
+        return await store.run(self.connector.find(action), ActionInput(
+            asset=asset or self.asset, params=params or {}, approval=approval, container_id=container_id,
+            correlation_id=correlation_id))
+
+    async def aclose(self) -> None:
+        """Close every store's clients."""
+        for s in self.stores.values():
+            await s.aclose()
 
 
-def _lo_addresses() -> set[str]:
-    out = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True,
-                         check=False).stdout
-    return {w.split("/")[0] for line in out.splitlines() for w in line.split()[3:4]}
+@pytest.fixture
+async def connector_runner(tmp_path: Path) -> AsyncIterator[Callable[..., ConnectorRunner]]:
+    """A factory of `ConnectorRunner`s, all closed at teardown."""
+    made: list[ConnectorRunner] = []
 
+    def make(connector: Connector[Any, Any], assets: Callable[..., list[dict[str, Any]]],
+             asset: str) -> ConnectorRunner:
+        r = ConnectorRunner(tmp_path, connector, assets, asset)
+        made.append(r)
+        return r
 
-def _pick_bind_ip() -> tuple[str, bool]:
-    """A loopback address with nothing on port 389: (address, whether we added it to `lo`)."""
-    if os.environ.get("SAMBA_BIND_IP"):
-        return os.environ["SAMBA_BIND_IP"], False
-    if shutil.which("ip"):
-        present = _lo_addresses()
-        for ip in CANDIDATE_IPS:
-            if _port_open(ip, 389):
-                continue
-            if ip in present:
-                return ip, False
-            added = subprocess.run(["ip", "addr", "add", f"{ip}/8", "dev", "lo"], capture_output=True,
-                                   check=False).returncode == 0
-            if added:
-                return ip, True
-            break  # cannot add addresses here: fall back to 127.0.0.1
-    return "127.0.0.1", False
+    yield make
+    for r in made:
+        await r.aclose()
 
 
 @pytest.fixture(scope="session")
-def samba_dc() -> Iterator[SambaDC]:
-    """A provisioned, running Samba AD DC with user jdoe (UAC 512), stopped and deleted at the end."""
-    if shutil.which("samba-tool") is None or shutil.which("samba") is None:
-        pytest.skip("Samba AD DC not installed (apt-get install samba-ad-dc samba-ad-provision)")
-    if os.geteuid() != 0:
-        pytest.skip("Samba AD DC provisioning needs root (sysvol ACLs, ports 389/636)")
-    dc_dir = Path(f"/tmp/soar-samba-dc-{os.getpid()}")
-    ip, added = "127.0.0.1", False
-    env = dict(os.environ, SAMBA_DC_DIR=str(dc_dir))
-    try:
-        with START_LOCK.open("w") as lock:  # released when the file closes
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            ip, added = _pick_bind_ip()
-            env["SAMBA_BIND_IP"] = ip
-            started = subprocess.run(["bash", str(SCRIPT), "start"], env=env, stdin=subprocess.DEVNULL,
-                                     capture_output=True, text=True, timeout=180, check=False)
-        if started.returncode != 0:
-            pytest.fail(f"scripts/samba-dc.sh start failed on {ip}:\n{started.stdout}\n{started.stderr}")
-        yield SambaDC(host=ip, dir=dc_dir)
-    finally:
-        subprocess.run(["bash", str(SCRIPT), "stop"], env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=60, check=False)
-        if added:
-            subprocess.run(["ip", "addr", "del", f"{ip}/8", "dev", "lo"], capture_output=True, check=False)
+def connectors() -> dict[str, Connector[Any, Any]]:
+    """Every discovered connector."""
+    return discover_connectors()

@@ -22,6 +22,7 @@ from core.models import ActionInput, ActionResult
 from core.runtime import AssetStore
 from core.settings import ROOT
 from simulator.credentials import ABUSEIPDB_API_KEY, DEMO_ENV
+from tests.activities.conftest import ConnectorRunner
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.servers import ServerThread
 
@@ -36,26 +37,13 @@ def abuse_assets(sim_url: str, **conf: Any) -> list[dict[str, Any]]:
 
 
 async def make_store(path: Path) -> AssetStore:
-    return AssetStore(load_assets(path, {"abuseipdb": CONNECTOR}), {"abuseipdb": CONNECTOR})
+    return AssetStore.load(path, {"abuseipdb": CONNECTOR})
 
 
 @pytest.fixture
-async def run(sim: Any, tmp_path: Path) -> AsyncIterator[Run]:
+def run(sim: Any, connector_runner: Callable[..., ConnectorRunner]) -> ConnectorRunner:
     """Run an AbuseIPDB action in-process; `**conf` overrides the asset configuration."""
-    stores: list[AssetStore] = []
-
-    async def _run(action: str, params: dict[str, Any] | None = None, **conf: Any) -> ActionResult:
-        path = write_assets(tmp_path / f"a{len(stores)}.json", abuse_assets(sim.url, **conf))
-        store = await make_store(path)
-        stores.append(store)
-        return await store.run(CONNECTOR, CONNECTOR.find(action),
-                               ActionInput(asset="abuseipdb", params=params or {}))
-
-    yield _run
-    for store in stores:
-        client = store.state("abuseipdb").get("client")
-        if client is not None:
-            await client.aclose()
+    return connector_runner(CONNECTOR, lambda **conf: abuse_assets(sim.url, **conf), asset="abuseipdb")
 
 
 def checks(sim: Any) -> dict[str, int]:
@@ -181,11 +169,20 @@ def test_cli_action_run(sim: Any, tmp_path: Path) -> None:
     out = json.loads(ok.stdout)
     assert out["message"] == "Confidence: 100%" and out["summary"]["country_code"] == "CN"
     assert checks(sim) == {"198.51.100.77": 1}
+    # A transient failure is retried as the activity would, and the output keeps the ActionResult shape.
     sim.fault(vendor="abuseipdb", status=503, count=1)
-    down = subprocess.run([".venv/bin/soar", "action", "run", "abuseipdb", "ip reputation", "--param",
-                           "ip=8.8.8.8", "--assets", str(assets)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert down.returncode == 1 and json.loads(down.stdout)["error"] == "VendorUnavailable"
+    base = [".venv/bin/soar", "action", "run", "abuseipdb", "ip reputation", "--param", "ip=8.8.8.8",
+            "--assets", str(assets)]
+    again = subprocess.run(base, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "attempt 1: AbuseIPDB is unavailable (HTTP 503" in again.stderr and "retrying in 1s" in again.stderr
+    assert set(json.loads(again.stdout)) == {"status", "message", "summary", "data"}
+    assert sim.state()["statuses"] == {"abuseipdb:200": 2, "abuseipdb:503": 1}
+    sim.fault(vendor="abuseipdb", status=503, count=1)
+    down = subprocess.run([*base, "--no-retry"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    out = json.loads(down.stdout)
+    assert down.returncode == 1 and out["error"] == "VendorUnavailable" and "retrying" not in down.stderr
+    assert out["status"] == "failed" and out["summary"] == {} and out["data"] == [] and "503" in out["message"]
 
 
 # --- an independent server speaking the documented API ---------------------------------------------
@@ -227,7 +224,7 @@ async def test_against_independent_documented_server(tmp_path: Path) -> None:
         store = await make_store(write_assets(tmp_path / "a.json", conf))
 
         async def go(**params: Any) -> ActionResult:
-            return await store.run(CONNECTOR, CONNECTOR.find("ip reputation"),
+            return await store.run(CONNECTOR.find("ip reputation"),
                                    ActionInput(asset="abuse_doc", params=params))
 
         r = await go(ip="118.25.6.39", days=90)
@@ -239,6 +236,6 @@ async def test_against_independent_documented_server(tmp_path: Path) -> None:
             await go(ip="203.0.113.1", days=90)
         assert e.value.retry_after is not None
         assert e.value.retry_after.total_seconds() == pytest.approx(120, abs=5)
-        await store.state("abuse_doc")["client"].aclose()
+        await store.aclose()
     finally:
         srv.stop()

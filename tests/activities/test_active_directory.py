@@ -40,7 +40,8 @@ from core.errors import (
 from core.models import ActionInput, ActionResult, Approval
 from core.runtime import AssetStore
 from core.settings import ROOT
-from tests.activities.conftest import SambaDC
+from tests.helpers.samba import SambaDC
+from tests.activities.conftest import ConnectorRunner
 from tests.helpers.config import write_assets
 
 pytestmark = pytest.mark.samba
@@ -110,28 +111,11 @@ def new_user(admin: ldap3.Connection, samba_dc: SambaDC) -> Iterator[Callable[..
 
 
 @pytest.fixture
-async def run(samba_dc: SambaDC, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Run]:
+def run(samba_dc: SambaDC, monkeypatch: pytest.MonkeyPatch,
+        connector_runner: Callable[..., ConnectorRunner]) -> ConnectorRunner:
     """Run an AD action in-process; `**conf` overrides the asset config; `store=` reuses an asset store."""
     monkeypatch.setenv("AD_TEST_PASSWORD", samba_dc.admin_password)
-    stores: list[AssetStore] = []
-
-    async def _run(action: str, params: dict[str, Any] | None = None, *, approve: bool = False,
-                   store: AssetStore | None = None, **conf: Any) -> ActionResult:
-        if store is None:
-            path = write_assets(tmp_path / f"a{len(stores)}.json", ad_assets(samba_dc, **conf))
-            store = AssetStore(load_assets(path, CONNECTORS), CONNECTORS)
-            stores.append(store)
-        approval = Approval(prompt_id="t", responder="alice", option="approve",
-                            approved_at=datetime.now(UTC)) if approve else None
-        return await store.run(CONNECTOR, CONNECTOR.find(action),
-                               ActionInput(asset="ad", params=params or {}, approval=approval))
-
-    _run.stores = stores  # type: ignore[attr-defined]
-    yield _run
-    for s in stores:
-        client = s.state("ad").get("client")
-        if client is not None:
-            await client.aclose()
+    return connector_runner(CONNECTOR, lambda **conf: ad_assets(samba_dc, **conf), asset="ad")
 
 
 async def test_get_user_attributes_of_jdoe(run: Run) -> None:
@@ -335,7 +319,7 @@ async def test_connection_is_reused_and_rebound_after_a_drop(run: Run, samba_dc:
     try:
         conf = {"server": "127.0.0.1", "port": proxy.port, "use_ssl": False, "ca_file": OMIT}
         await run("get user attributes", {"username": "jdoe"}, **conf)
-        store = run.stores[0]  # type: ignore[attr-defined]
+        store = run.store(**conf)
         await run("test connectivity", store=store)
         assert proxy.accepted == 1  # one bound connection per asset, kept between actions
         proxy.cut()

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from activities.crowdstrike import CONNECTOR
 from core.config.assets import load_assets
 from core.errors import (
+    AssetUnavailable,
     ApprovalRequired,
     AuthError,
     ConfigError,
@@ -35,6 +36,7 @@ from core.models import ActionInput, ActionResult, Approval
 from core.runtime import AssetStore
 from core.settings import ROOT
 from simulator.credentials import CS_CLIENT_ID, CS_CLIENT_SECRET, DEMO_ENV
+from tests.activities.conftest import ConnectorRunner
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.servers import ServerThread
 
@@ -53,29 +55,13 @@ def cs_assets(base_url: str, **conf: Any) -> list[dict[str, Any]]:
 
 
 def make_store(path: Path) -> AssetStore:
-    return AssetStore(load_assets(path, {"crowdstrike": CONNECTOR}), {"crowdstrike": CONNECTOR})
+    return AssetStore.load(path, {"crowdstrike": CONNECTOR})
 
 
 @pytest.fixture
-async def act(sim: Any, tmp_path: Path) -> AsyncIterator[Act]:
-    """Run actions on ONE asset store (so its client and token live across calls); `**conf` makes a
-    separate store with configuration overrides."""
-    stores: dict[str, AssetStore] = {}
-
-    async def _act(action: str, params: dict[str, Any] | None = None, *, approve: bool = False,
-                   **conf: Any) -> ActionResult:
-        key = json.dumps(conf, sort_keys=True)
-        if key not in stores:
-            path = write_assets(tmp_path / f"a{len(stores)}.json", cs_assets(sim.url, **conf))
-            stores[key] = make_store(path)
-        return await stores[key].run(CONNECTOR, CONNECTOR.find(action), ActionInput(
-            asset="crowdstrike", params=params or {}, approval=APPROVAL if approve else None))
-
-    yield _act
-    for store in stores.values():
-        client = store.state("crowdstrike").get("client")
-        if client is not None:
-            await client.aclose()
+def act(sim: Any, connector_runner: Callable[..., ConnectorRunner]) -> ConnectorRunner:
+    """Run actions on one asset store per configuration override (its client and token live across calls)."""
+    return connector_runner(CONNECTOR, lambda **conf: cs_assets(sim.url, **conf), asset="crowdstrike")
 
 
 def effects(sim: Any) -> dict[str, Any]:
@@ -254,8 +240,8 @@ async def test_invalid_parameter_never_reaches_vendor(act: Act, sim: Any, params
 
 
 def test_config_validation(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="member_cid"):
-        make_store(write_assets(tmp_path / "a.json", cs_assets("http://x", member_cid="not-a-cid")))
+    with pytest.raises(AssetUnavailable, match="member_cid"):
+        make_store(write_assets(tmp_path / "a.json", cs_assets("http://x", member_cid="not-a-cid"))).get("crowdstrike")
     minimal = {"app": "CrowdStrike OAuth API", "asset_name": "cs",
                "configuration": {"client_id": "id", "client_secret": "s"}}
     store = make_store(write_assets(tmp_path / "b.json", [minimal]))
@@ -372,7 +358,7 @@ async def test_against_independent_documented_server(tmp_path: Path) -> None:
         store = make_store(write_assets(tmp_path / "a.json", conf))
 
         async def go(action: str, host: str) -> ActionResult:
-            return await store.run(CONNECTOR, CONNECTOR.find(action), ActionInput(
+            return await store.run(CONNECTOR.find(action), ActionInput(
                 asset="cs_doc", params={"hostname": host}, approval=APPROVAL))
 
         r = await go("quarantine device", "FIN-LT-07")
@@ -390,6 +376,6 @@ async def test_against_independent_documented_server(tmp_path: Path) -> None:
             await go("quarantine device", "BUSY-HOST")
         assert e.value.retry_after is not None
         assert e.value.retry_after.total_seconds() == pytest.approx(90, abs=5)
-        await store.state("cs_doc")["client"].aclose()
+        await store.aclose()
     finally:
         srv.stop()

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request, Response
 from activities.maxmind import CONNECTOR
 from core.config.assets import load_assets
 from core.errors import (
+    AssetUnavailable,
     AuthError,
     ConfigError,
     InvalidParameter,
@@ -29,6 +30,7 @@ from core.models import ActionInput, ActionResult
 from core.runtime import AssetStore
 from core.settings import ROOT
 from simulator.credentials import DEMO_ENV, MAXMIND_ACCOUNT_ID, MAXMIND_LICENSE_KEY
+from tests.activities.conftest import ConnectorRunner
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.servers import ServerThread
 
@@ -47,26 +49,13 @@ def mm_assets(sim_url: str, **conf: Any) -> list[dict[str, Any]]:
 
 
 def make_store(path: Path) -> AssetStore:
-    return AssetStore(load_assets(path, {"maxmind": CONNECTOR}), {"maxmind": CONNECTOR})
+    return AssetStore.load(path, {"maxmind": CONNECTOR})
 
 
 @pytest.fixture
-async def run(sim: Any, tmp_path: Path) -> AsyncIterator[Run]:
+def run(sim: Any, connector_runner: Callable[..., ConnectorRunner]) -> ConnectorRunner:
     """Run a MaxMind action in-process; `**conf` overrides the asset configuration."""
-    stores: list[AssetStore] = []
-
-    async def _run(action: str, params: dict[str, Any] | None = None, **conf: Any) -> ActionResult:
-        path = write_assets(tmp_path / f"a{len(stores)}.json", mm_assets(sim.url, **conf))
-        store = make_store(path)
-        stores.append(store)
-        return await store.run(CONNECTOR, CONNECTOR.find(action),
-                               ActionInput(asset="maxmind", params=params or {}))
-
-    yield _run
-    for store in stores:
-        client = store.state("maxmind").get("client")
-        if client is not None:
-            await client.aclose()
+    return connector_runner(CONNECTOR, lambda **conf: mm_assets(sim.url, **conf), asset="maxmind")
 
 
 def lookups(sim: Any) -> dict[str, int]:
@@ -164,11 +153,11 @@ async def test_mmdb_missing_or_not_a_database_is_config_error(run: Run, tmp_path
 
 def test_config_needs_credentials_or_database(tmp_path: Path) -> None:
     conf = [{"app": "MaxMind", "asset_name": "mm", "configuration": {"account_id": "123456"}}]
-    with pytest.raises(ConfigError, match="license_key"):
-        make_store(write_assets(tmp_path / "a.json", conf))
+    with pytest.raises(AssetUnavailable, match="license_key"):
+        make_store(write_assets(tmp_path / "a.json", conf)).get("mm")
     conf[0]["configuration"] = {"account_id": "abc", "license_key": "k" * 10}
-    with pytest.raises(ConfigError, match="account_id"):
-        make_store(write_assets(tmp_path / "b.json", conf))
+    with pytest.raises(AssetUnavailable, match="account_id"):
+        make_store(write_assets(tmp_path / "b.json", conf)).get("mm")
 
 
 # --- errors ------------------------------------------------------------------------------------------
@@ -322,7 +311,7 @@ async def test_against_independent_documented_server(tmp_path: Path) -> None:
         store = make_store(write_assets(tmp_path / "a.json", conf))
 
         async def go(asset: str, ip: str) -> ActionResult:
-            return await store.run(CONNECTOR, CONNECTOR.find("geolocate ip"),
+            return await store.run(CONNECTOR.find("geolocate ip"),
                                    ActionInput(asset=asset, params={"ip": ip}))
 
         r = await go("mm_doc", "81.2.69.160")
@@ -334,7 +323,6 @@ async def test_against_independent_documented_server(tmp_path: Path) -> None:
             await go("mm_doc", "1.2.3.17")
         with pytest.raises(AuthError, match="'mm_bad'"):
             await go("mm_bad", "81.2.69.160")
-        for name in ("mm_doc", "mm_bad"):
-            await store.state(name)["client"].aclose()
+        await store.aclose()
     finally:
         srv.stop()

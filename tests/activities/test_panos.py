@@ -19,9 +19,7 @@ from defusedxml.ElementTree import fromstring
 from fastapi import FastAPI, Request, Response
 
 from activities.panos import CONNECTOR
-from activities.panos.actions import client_for
 from core.config.assets import load_assets
-from core.connector import ActionContext
 from core.errors import (
     AuthError,
     ConfigError,
@@ -34,6 +32,7 @@ from core.models import ActionInput, ActionResult
 from core.runtime import AssetStore
 from core.settings import ROOT
 from simulator.credentials import DEMO_ENV, PAN_API_KEY, PAN_PASSWORD
+from tests.activities.conftest import ConnectorRunner
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.servers import ServerThread
 
@@ -52,25 +51,9 @@ def pan_assets(sim_url: str, /, **conf: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-async def act(sim: Any, tmp_path: Path) -> AsyncIterator[Act]:
+def act(sim: Any, connector_runner: Callable[..., ConnectorRunner]) -> ConnectorRunner:
     """Run actions on one asset store per configuration (the client and its key live across calls)."""
-    stores: dict[str, AssetStore] = {}
-
-    async def _act(action: str, params: dict[str, Any] | None = None, *, container_id: str | None = None,
-                   **conf: Any) -> ActionResult:
-        key = json.dumps(conf, sort_keys=True)
-        if key not in stores:
-            path = write_assets(tmp_path / f"a{len(stores)}.json", pan_assets(sim.url, **conf))
-            stores[key] = AssetStore(load_assets(path, {"panos": CONNECTOR}), {"panos": CONNECTOR})
-        return await stores[key].run(CONNECTOR, CONNECTOR.find(action), ActionInput(
-            asset="pan_fw", params=params or {}, container_id=container_id))
-
-    _act.stores = stores  # type: ignore[attr-defined]
-    yield _act
-    for store in stores.values():
-        client = store.state("pan_fw").get("client")
-        if client is not None:
-            await client.aclose()
+    return connector_runner(CONNECTOR, lambda **conf: pan_assets(sim.url, **conf), asset="pan_fw")
 
 
 def pan(sim: Any) -> dict[str, Any]:
@@ -185,9 +168,8 @@ async def test_commit_fail_is_reported_with_details(act: Act, sim: Any) -> None:
 
 async def test_nothing_to_commit_is_success(act: Act, sim: Any) -> None:
     await act("test connectivity")
-    store = next(iter(act.stores.values()))  # type: ignore[attr-defined]
-    asset = store.get("pan_fw")
-    client = client_for(ActionContext(asset=asset, state=store.state("pan_fw")))
+    store = act.store()
+    client = store.client(store.get("pan_fw"))
     outcome = await client.commit()
     assert outcome.job_id is None and outcome.message == "There are no changes to commit."
     assert pan(sim)["commits"] == []
@@ -305,8 +287,7 @@ def test_config_validation(tmp_path: Path) -> None:
     for conf, field in [({"username": None, "password": None}, "either api_key"),
                         ({"base_url": None}, "base_url"), ({"vsys": "vsys1']"}, "vsys")]:
         path = write_assets(tmp_path / "a.json", pan_assets("http://127.0.0.1:1/panos", **conf))
-        with pytest.raises(ConfigError, match=field):
-            load_assets(path, {"panos": CONNECTOR})
+        assert field in load_assets(path, {"panos": CONNECTOR}).unavailable["pan_fw"].reason
 
 
 def test_cli_block_ip_and_asset_test(sim: Any, assets_file: Path) -> None:

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from activities.servicenow import CONNECTOR
 from core.config.assets import load_assets
 from core.errors import (
+    AssetUnavailable,
     AuthError,
     ConfigError,
     InvalidParameter,
@@ -32,6 +33,7 @@ from core.models import ActionInput, ActionResult
 from core.runtime import AssetStore
 from core.settings import ROOT
 from simulator.credentials import DEMO_ENV, SNOW_PASSWORD, SNOW_USERNAME
+from tests.activities.conftest import ConnectorRunner
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.servers import ServerThread
 
@@ -47,28 +49,13 @@ def snow_assets(base_url: str, **conf: Any) -> list[dict[str, Any]]:
 
 
 def make_store(path: Path) -> AssetStore:
-    return AssetStore(load_assets(path, {"servicenow": CONNECTOR}), {"servicenow": CONNECTOR})
+    return AssetStore.load(path, {"servicenow": CONNECTOR})
 
 
 @pytest.fixture
-async def act(sim: Any, tmp_path: Path) -> AsyncIterator[Act]:
-    """Run actions on one asset store per configuration; `correlation_id` is the action input's."""
-    stores: dict[str, AssetStore] = {}
-
-    async def _act(action: str, params: dict[str, Any] | None = None, *, correlation_id: str | None = None,
-                   **conf: Any) -> ActionResult:
-        key = json.dumps(conf, sort_keys=True)
-        if key not in stores:
-            path = write_assets(tmp_path / f"a{len(stores)}.json", snow_assets(sim.url, **conf))
-            stores[key] = make_store(path)
-        return await stores[key].run(CONNECTOR, CONNECTOR.find(action), ActionInput(
-            asset="servicenow", params=params or {}, correlation_id=correlation_id))
-
-    yield _act
-    for store in stores.values():
-        client = store.state("servicenow").get("client")
-        if client is not None:
-            await client.aclose()
+def act(sim: Any, connector_runner: Callable[..., ConnectorRunner]) -> ConnectorRunner:
+    """Run actions on one asset store per configuration override; `correlation_id` is the action input's."""
+    return connector_runner(CONNECTOR, lambda **conf: snow_assets(sim.url, **conf), asset="servicenow")
 
 
 def incidents(sim: Any) -> dict[str, dict[str, Any]]:
@@ -126,7 +113,8 @@ async def test_get_and_update_ticket(act: Act, sim: Any) -> None:
     by_number = await act("get ticket", {"id": "inc0010001"})
     by_sys_id = await act("get ticket", {"id": created.summary["sys_id"].upper()})
     assert by_number.summary == by_sys_id.summary == {k: created.summary[k] for k in
-                                                       ("number", "sys_id", "state", "priority")}
+                                                       ("number", "sys_id", "state", "priority",
+                                                        "created_ticket_id")}
     assert by_number.message == "INC0010001: state 1, priority 5"
     r = await act("update ticket", {"id": "INC0010001", "fields": {"state": "2", "urgency": 1,
                                                                     "work_notes": "contained by SOAR"}})
@@ -232,8 +220,8 @@ async def test_invalid_parameter_never_reaches_vendor(act: Act, sim: Any, action
 
 def test_config_requires_instance_url(tmp_path: Path) -> None:
     conf = [{"app": "ServiceNow", "asset_name": "sn", "configuration": {"username": "u", "password": "p"}}]
-    with pytest.raises(ConfigError, match="base_url"):
-        make_store(write_assets(tmp_path / "a.json", conf))
+    with pytest.raises(AssetUnavailable, match="base_url"):
+        make_store(write_assets(tmp_path / "a.json", conf)).get("sn")
     conf[0]["configuration"]["base_url"] = "https://dev1.service-now.com/api/now/"
     assert make_store(write_assets(tmp_path / "b.json", conf)).get("sn").settings.base_url == \
         "https://dev1.service-now.com"
@@ -336,7 +324,7 @@ async def test_against_independent_documented_server(tmp_path: Path) -> None:
         store = make_store(write_assets(tmp_path / "a.json", conf))
 
         async def go(action: str, **params: Any) -> ActionResult:
-            return await store.run(CONNECTOR, CONNECTOR.find(action), ActionInput(
+            return await store.run(CONNECTOR.find(action), ActionInput(
                 asset="sn_doc", params=params, correlation_id="doc-1"))
 
         r = await go("create ticket", short_description="Malicious IP blocked", urgency="1", impact="2")
@@ -349,6 +337,6 @@ async def test_against_independent_documented_server(tmp_path: Path) -> None:
         with pytest.raises(RateLimited) as e:
             await go("get ticket", id="INC0000429")
         assert e.value.retry_after is not None and e.value.retry_after.total_seconds() == 42
-        await store.state("sn_doc")["client"].aclose()
+        await store.aclose()
     finally:
         srv.stop()

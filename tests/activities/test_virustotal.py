@@ -24,6 +24,7 @@ from core.models import ActionInput, ActionResult
 from core.runtime import AssetStore, to_application_error
 from core.settings import ROOT
 from simulator.credentials import DEMO_ENV, VT_API_KEY
+from tests.activities.conftest import ConnectorRunner
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.servers import ServerThread
 
@@ -40,22 +41,9 @@ def vt_assets(sim_url: str, **conf: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-async def run(sim: Any, tmp_path: Path) -> AsyncIterator[Run]:
+def run(sim: Any, connector_runner: Callable[..., ConnectorRunner]) -> ConnectorRunner:
     """Run a VirusTotal action in-process; `**conf` overrides the asset configuration."""
-    stores: list[AssetStore] = []
-
-    async def _run(action: str, params: dict[str, Any] | None = None, **conf: Any) -> ActionResult:
-        path = write_assets(tmp_path / f"assets{len(stores)}.json", vt_assets(sim.url, **conf))
-        store = AssetStore(load_assets(path, {"virustotal": CONNECTOR}), {"virustotal": CONNECTOR})
-        stores.append(store)
-        return await store.run(CONNECTOR, CONNECTOR.find(action),
-                               ActionInput(asset="virustotal", params=params or {}))
-
-    yield _run
-    for store in stores:
-        client = store.state("virustotal").get("client")
-        if client is not None:
-            await client.aclose()
+    return connector_runner(CONNECTOR, lambda **conf: vt_assets(sim.url, **conf), asset="virustotal")
 
 
 def lookups(sim: Any) -> dict[str, int]:
@@ -329,11 +317,10 @@ async def test_against_independent_documented_server(tmp_path: Path) -> None:
     try:
         conf = [{"app": "VirusTotal v3", "asset_name": "vt_doc",
                  "configuration": {"api_key": "doc-key", "base_url": f"{srv.url}/api/v3"}}]
-        store = AssetStore(load_assets(write_assets(tmp_path / "a.json", conf), {"virustotal": CONNECTOR}),
-                           {"virustotal": CONNECTOR})
+        store = AssetStore.load(write_assets(tmp_path / "a.json", conf), {"virustotal": CONNECTOR})
 
         async def go(action: str, **params: str) -> ActionResult:
-            return await store.run(CONNECTOR, CONNECTOR.find(action),
+            return await store.run(CONNECTOR.find(action),
                                    ActionInput(asset="vt_doc", params=params))
 
         r = await go("file reputation", hash="44D88612FEA8A8F36DE82E1278ABB02F")
@@ -346,6 +333,6 @@ async def test_against_independent_documented_server(tmp_path: Path) -> None:
         assert e.value.retry_after is not None and e.value.retry_after.total_seconds() == 60
         assert (await go("test connectivity")).status == "success"
         assert app.state.seen[-1] == "/api/v3/files/upload_url"
-        await store.state("vt_doc")["client"].aclose()
+        await store.aclose()
     finally:
         srv.stop()

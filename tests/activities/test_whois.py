@@ -29,6 +29,7 @@ from core.models import ActionInput, ActionResult
 from core.runtime import AssetStore
 from core.settings import ROOT
 from simulator.credentials import DEMO_ENV
+from tests.activities.conftest import ConnectorRunner
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.servers import ServerThread
 
@@ -44,26 +45,13 @@ def whois_assets(sim_url: str, **conf: Any) -> list[dict[str, Any]]:
 
 
 def make_store(path: Path) -> AssetStore:
-    return AssetStore(load_assets(path, {"whois": CONNECTOR}), {"whois": CONNECTOR})
+    return AssetStore.load(path, {"whois": CONNECTOR})
 
 
 @pytest.fixture
-async def run(sim: Any, tmp_path: Path) -> AsyncIterator[Run]:
+def run(sim: Any, connector_runner: Callable[..., ConnectorRunner]) -> ConnectorRunner:
     """Run a Whois action in-process; `**conf` overrides the asset configuration."""
-    stores: list[AssetStore] = []
-
-    async def _run(action: str, params: dict[str, Any] | None = None, **conf: Any) -> ActionResult:
-        path = write_assets(tmp_path / f"a{len(stores)}.json", whois_assets(sim.url, **conf))
-        store = make_store(path)
-        stores.append(store)
-        return await store.run(CONNECTOR, CONNECTOR.find(action),
-                               ActionInput(asset="whois", params=params or {}))
-
-    yield _run
-    for store in stores:
-        client = store.state("whois").get("client")
-        if client is not None:
-            await client.aclose()
+    return connector_runner(CONNECTOR, lambda **conf: whois_assets(sim.url, **conf), asset="whois")
 
 
 def effects(sim: Any) -> dict[str, Any]:
@@ -224,7 +212,7 @@ def test_cli_action_run(sim: Any, tmp_path: Path) -> None:
     assert out["message"] == "GOGL 8.8.8.0/24 (US), abuse: network-abuse@google.com"
     assert effects(sim) == {"arin": {"8.8.8.8": 1}}
     sim.fault(vendor="rdap", status=503, count=1)
-    down = subprocess.run([*cmd, "ip=8.8.8.8"], cwd=ROOT,
+    down = subprocess.run([*cmd, "ip=8.8.8.8", "--no-retry"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
     assert down.returncode == 1 and json.loads(down.stdout)["error"] == "VendorUnavailable"
     test = subprocess.run([".venv/bin/soar", "asset", "test", "whois", "--assets", str(assets)],
@@ -302,7 +290,7 @@ async def test_against_independent_registries(tmp_path: Path) -> None:
         store = make_store(write_assets(tmp_path / "a.json", conf))
 
         async def go(ip: str) -> ActionResult:
-            return await store.run(CONNECTOR, CONNECTOR.find("whois ip"), ActionInput(asset="rdap_doc",
+            return await store.run(CONNECTOR.find("whois ip"), ActionInput(asset="rdap_doc",
                                                                                        params={"ip": ip}))
 
         r = await go("8.8.8.8")
@@ -315,12 +303,11 @@ async def test_against_independent_registries(tmp_path: Path) -> None:
         assert miss.summary["found"] is False and "is not registered" in miss.message
         with pytest.raises(VendorResponseError, match="redirected more than 3 times"):
             await go("1.1.1.1")
-        ok = await store.run(CONNECTOR, CONNECTOR.find("test connectivity"), ActionInput(asset="rdap_doc"))
+        ok = await store.run(CONNECTOR.find("test connectivity"), ActionInput(asset="rdap_doc"))
         assert ok.summary["rdap_conformance"] == ["rdap_level_0"]
         with pytest.raises(VendorResponseError, match="not an RDAP service root"):
-            await store.run(CONNECTOR, CONNECTOR.find("test connectivity"), ActionInput(asset="not_rdap"))
-        for name in ("rdap_doc", "not_rdap"):
-            await store.state(name)["client"].aclose()
+            await store.run(CONNECTOR.find("test connectivity"), ActionInput(asset="not_rdap"))
+        await store.aclose()
     finally:
         arin.stop()
         ripe.stop()

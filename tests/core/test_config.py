@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from activities import discover_connectors
 from core.config.assets import load_assets
 from core.config.triggers import load_triggers, match_triggers
 from core.config.users import hash_token, load_users
@@ -27,9 +28,12 @@ def write(tmp_path, name, data):
     return p
 
 
+CONNECTORS = discover_connectors()
+
+
 def test_example_configs_load():
-    assets = load_assets(ROOT / "config" / "assets.json")
-    assert {"virustotal", "crowdstrike", "pan_fw", "servicenow"} <= set(assets)
+    assets = load_assets(ROOT / "config" / "assets.json", CONNECTORS)
+    assert {"virustotal", "crowdstrike", "pan_fw", "servicenow"} <= set(assets) and not assets.unavailable
     triggers = load_triggers(ROOT / "config" / "triggers.json", PLAYBOOKS)
     assert {t.playbook_name for t in triggers} == set(PLAYBOOKS)
     users = load_users(ROOT / "config" / "users.json")
@@ -43,37 +47,68 @@ def test_example_configs_load():
     ([42], None, "expected a JSON object"),
     ([{**VT, "asset_name": None}], "asset_name", "missing or invalid asset_name"),
     ([{**VT, "asset_name": "../etc"}], "asset_name", "invalid asset_name"),
-    ([{**VT, "app": "VirusTotal v9"}], "app", "unknown app 'VirusTotal v9'"),
     ([VT, VT], "asset_name", "duplicate asset name"),
-    ([{**VT, "configuration": {"api_key": "${NOT_SET_ANYWHERE_123}"}}], "configuration.api_key",
-     "environment variable NOT_SET_ANYWHERE_123 is not set"),
-    ([{**VT, "configuration": {"api_key": "file:/nonexistent/secret"}}], "configuration.api_key",
-     "cannot read secret file"),
-    ([{**VT, "configuration": {"api_key": "${VT_API_KEY}", "rate_limit": True}}],
-     "configuration.max_requests_per_minute", "rate_limit is true"),
-    ([{**VT, "configuration": {"api_key": "${VT_API_KEY}", "timeout_s": "soon"}}], "configuration.timeout_s", ""),
-    ([{**VT, "configuration": {"api_key": "${VT_API_KEY}", "api_kye": "x"}}], "configuration.api_kye", ""),
-    ([{**VT, "configuration": "api_key=1"}], "configuration", "must be a JSON object"),
 ])
-def test_broken_assets(tmp_path, data, field, words):
+def test_broken_assets_file(tmp_path, data, field, words):
+    """What makes the whole file unusable stops the start, naming file, entry, field and fix."""
     p = write(tmp_path, "assets.json", data)
     with pytest.raises(ConfigError) as e:
-        load_assets(p)
+        load_assets(p, CONNECTORS)
     msg = str(e.value)
     assert str(p) in msg and "Fix:" in msg and words in msg
     assert e.value.field == field
 
 
+@pytest.mark.parametrize("conf, field, words", [
+    ({"app": "VirusTotal v9"}, "app", "unknown app 'VirusTotal v9'"),
+    ({"configuration": {"api_key": "${NOT_SET_ANYWHERE_123}"}}, "configuration.api_key",
+     "environment variable NOT_SET_ANYWHERE_123 is not set"),
+    ({"configuration": {"api_key": "file:/nonexistent/secret"}}, "configuration.api_key", "cannot read secret file"),
+    ({"configuration": {"api_key": "${VT_API_KEY}", "timeout_s": "soon"}}, "configuration.timeout_s", ""),
+    ({"configuration": {"api_key": "${VT_API_KEY}", "max_requests_per_minute": 0}},
+     "configuration.max_requests_per_minute", ""),
+    ({"configuration": {}}, "configuration.api_key", "Field required"),
+    ({"configuration": "api_key=1"}, "configuration", "must be a JSON object"),
+])
+def test_broken_asset_is_unavailable_and_the_others_load(tmp_path, conf, field, words):
+    """One wrong asset is marked unavailable with its reason; every other asset still loads."""
+    good = {**VT, "asset_name": "vt_ok"}
+    p = write(tmp_path, "assets.json", [{**VT, **conf}, good])
+    assets = load_assets(p, CONNECTORS)
+    assert set(assets) == {"vt_ok"} and set(assets.unavailable) == {"vt"}
+    u = assets.unavailable["vt"]
+    assert u.field == field and words in u.reason and "Fix:" in u.reason and str(p) in u.reason
+
+
+def test_rate_limit_without_a_rate_needs_one_except_where_the_app_defines_it(tmp_path):
+    # Splunk's VirusTotal v3 app: rate_limit alone means the public API's 4 requests a minute.
+    vt = load_assets(write(tmp_path, "a.json", [{**VT, "configuration": {"api_key": "k", "rate_limit": True}}]),
+                     CONNECTORS)["vt"]
+    assert vt.rate_limited and vt.settings.max_requests_per_minute == 4
+    abuse = {"app": "AbuseIPDB", "asset_name": "ab", "configuration": {"api_key": "k", "rate_limit": True}}
+    assets = load_assets(write(tmp_path, "b.json", [abuse]), CONNECTORS)
+    assert assets.unavailable["ab"].field == "configuration.max_requests_per_minute"
+    assert "rate_limit is true" in assets.unavailable["ab"].reason
+
+
+def test_unknown_key_is_a_warning_naming_asset_and_key(tmp_path, caplog):
+    p = write(tmp_path, "assets.json", [{**VT, "configuration": {"api_key": "${VT_API_KEY}", "api_kye": "x"}}])
+    with caplog.at_level(logging.WARNING):
+        assets = load_assets(p, CONNECTORS)
+    assert "vt" in assets and not assets.unavailable
+    assert "asset 'vt': configuration.api_kye is not a setting of the VirusTotal v3 connector; ignored" in caplog.text
+
+
 def test_missing_assets_file_says_how_to_fix(tmp_path):
     with pytest.raises(ConfigError) as e:
-        load_assets(tmp_path / "nope.json")
+        load_assets(tmp_path / "nope.json", CONNECTORS)
     assert "not found" in str(e.value) and "SOAR_ASSETS_FILE" in str(e.value)
 
 
 def test_literal_secret_is_accepted_with_a_warning(tmp_path, caplog):
     p = write(tmp_path, "assets.json", [{**VT, "configuration": {"api_key": "literal-key-123"}}])
     with caplog.at_level(logging.WARNING):
-        assets = load_assets(p)
+        assets = load_assets(p, CONNECTORS)
     assert assets["vt"].settings.api_key.get_secret_value() == "literal-key-123"
     assert "literal secret" in caplog.text and "literal-key-123" not in caplog.text
     assert assets["vt"].configuration_redacted["api_key"] == "***"
@@ -83,7 +118,7 @@ def test_secret_from_file_and_rate_limit_queue(tmp_path):
     secret = write(tmp_path, "vt.key", "file-key-456\n")
     p = write(tmp_path, "assets.json", [{**VT, "configuration": {"api_key": f"file:{secret}", "rate_limit": True,
                                                                   "max_requests_per_minute": 4}}])
-    a = load_assets(p)["vt"]
+    a = load_assets(p, CONNECTORS)["vt"]
     assert a.settings.api_key.get_secret_value() == "file-key-456"
     assert a.rate_limited and a.per_second == pytest.approx(4 / 60)
 
@@ -130,9 +165,17 @@ def test_broken_users(tmp_path, data, field, words):
     assert e.value.field == field and words in str(e.value)
 
 
-def test_worker_with_broken_config_exits_with_a_clear_error_not_a_traceback(tmp_path):
-    p = write(tmp_path, "assets.json", [{**VT, "app": "Nope"}])
+def test_broken_config_exits_with_a_clear_error_not_a_traceback(tmp_path):
+    p = write(tmp_path, "assets.json", "[{")
     r = subprocess.run([sys.executable, "-m", "cli.main", "asset", "list", "--assets", str(p)],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
-    assert "unknown app 'Nope'" in r.stderr and "Traceback" not in r.stderr
+    assert "invalid JSON at line 1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_asset_list_shows_an_unavailable_asset_with_its_reason(tmp_path):
+    p = write(tmp_path, "assets.json", [{**VT, "app": "Nope"}, {**VT, "asset_name": "vt_ok"}])
+    r = subprocess.run([sys.executable, "-m", "cli.main", "asset", "list", "--assets", str(p)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "vt_ok" in r.stdout and "UNAVAILABLE" in r.stdout and "unknown app 'Nope'" in r.stdout

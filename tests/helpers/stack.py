@@ -11,6 +11,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
+from activities import discover_connectors
 from core.models import Container
 from core.runtime import AssetStore
 from core.settings import ROOT, Settings
@@ -62,7 +63,7 @@ async def run_stack(client: Client, task_queue: str, assets_file: Path,
 
     settings = Settings(assets_file=assets_file, triggers_file=triggers_file or ROOT / "config" / "triggers.json",
                         playbook_task_queue=task_queue)
-    store = AssetStore.from_file(assets_file, task_queue)
+    store = AssetStore.load(assets_file, discover_connectors(), task_queue)
     workers = build_workers(client, settings, store)
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
@@ -72,10 +73,4 @@ async def run_stack(client: Client, task_queue: str, assets_file: Path,
             await asyncio.wait_for(w.shutdown(), timeout=timedelta(seconds=30).total_seconds())
         for t in tasks:
             t.cancel()
-        for st in store._state.values():
-            c = st.get("client")
-            if c is not None and hasattr(c, "aclose"):
-                try:
-                    await c.aclose()
-                except Exception:
-                    pass
+        await store.aclose()

@@ -16,6 +16,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
 
 from core.codec import EncryptionCodec, PayloadDecryptionError
+from activities import discover_connectors
 from core.config.assets import load_assets
 from simulator import credentials
 from simulator.credentials import DEMO_ENV
@@ -130,7 +131,7 @@ def configured_secrets(assets_file: Path, extra: dict[str, str] | None = None) -
         f"{credentials.CS_CLIENT_ID}:{credentials.CS_CLIENT_SECRET}".encode()).decode()
     out["ServiceNow Basic"] = base64.b64encode(
         f"{credentials.SNOW_USERNAME}:{credentials.SNOW_PASSWORD}".encode()).decode()
-    for name, asset in load_assets(assets_file).items():
+    for name, asset in load_assets(assets_file, discover_connectors()).items():
         for path, value in _secret_values(asset.settings):
             if value:
                 out[f"asset {name}{path}"] = value

@@ -95,7 +95,7 @@ async def test_no_secret_in_any_history_or_log(dev_env, task_queue, assets_file,
                 for cid in (c1, c2, c3):
                     for path in (f"/api/v1/containers/{cid}", f"/api/v1/containers/{cid}/report"):
                         answers.append((f"GET {path}", (await api.get(path, headers=auth("tier1"))).content))
-        falcon = stack.store.state("crowdstrike").get("client")
+        falcon = stack.store.client(stack.store.get("crowdstrike"))  # the one the containment used
         token = getattr(falcon, "_token", None)
         if token:
             tokens_seen["CrowdStrike bearer token"] = token

@@ -1,0 +1,147 @@
+"""Connector actions from workflow code: resolve a name against the catalogue, then run it as an activity.
+
+Shared by native playbooks (`Playbook.act`) and the Phantom engine. Everything about an action comes from
+its connector's declaration (`core.connector.ActionSpec`): the activity type, the target parameter, the
+per-attempt timeout and the retry budget, whether it is read-only or high impact.
+
+A name that matches nothing (asset, connector, action, parameter) is a playbook bug, not a failed lookup:
+`resolve` raises a non-retryable `ApplicationError` that fails the run with the name and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import Priority
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.catalogue import CONNECTORS
+    from core.cef import defang
+    from core.connector import ActionSpec, snake
+    from core.models import ActionInput, ActionResult, Approval, AssetRoute
+    from core.temporal import CONNECTOR_RETRY
+
+ACTION_HEARTBEAT = timedelta(seconds=10)  # the activity wrapper beats every 2 s
+
+
+def _fail(kind: str, message: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+@dataclass(frozen=True)
+class ResolvedAction:
+    """An action bound to an asset: what to run, where, with which parameters."""
+
+    route: AssetRoute
+    spec: ActionSpec | None
+    action: str
+    params: dict[str, Any]
+
+    @property
+    def activity(self) -> str:
+        """The activity type, `<connector>.<action_snake>`."""
+        return f"{self.route.connector}.{self.spec.snake if self.spec else snake(self.action)}"
+
+    @property
+    def target(self) -> str:
+        """The value of the action's target parameter (what it acts on), or ''."""
+        if self.spec is None or self.spec.target is None:
+            return ""
+        v = self.params.get(self.spec.target)
+        if v is None:  # given under an alias (Splunk's `user` for `username`)
+            alias = self.spec.params.model_fields[self.spec.target].validation_alias
+            names = getattr(alias, "choices", ())
+            v = next((self.params[n] for n in names if isinstance(n, str) and n in self.params), None)
+        return "" if v is None else str(v)
+
+    @property
+    def high_impact(self) -> bool:
+        """Whether the asset requires an analyst's approval for this action."""
+        return self.spec is not None and (self.spec.high_impact or self.spec.name in self.route.high_impact_actions)
+
+    @property
+    def title(self) -> str:
+        """`VirusTotal url reputation`."""
+        return f"{self.route.title} {self.spec.name if self.spec else self.action}"
+
+
+def find_route(routes: dict[str, AssetRoute], name: str) -> AssetRoute:
+    """The asset called `name`, or the only asset of the connector called `name`.
+
+    Raises:
+        ApplicationError: `UnknownAsset` or `AmbiguousAsset` (non-retryable), naming the choices.
+    """
+    route = routes.get(name)
+    if route is not None:
+        return route
+    same = sorted(r.asset for r in routes.values() if r.connector == name)
+    if len(same) == 1:
+        return routes[same[0]]
+    if same:
+        raise _fail("AmbiguousAsset", f"{len(same)} assets use the {name} connector ({', '.join(same)}); "
+                                      "name the asset in act()")
+    known = ", ".join(sorted(routes)) or "(none configured)"
+    hint = " (a connector of that name exists, but no asset of it is configured)" if name in CONNECTORS else ""
+    raise _fail("UnknownAsset", f"no asset or connector named {name!r}{hint}. Fix: configure an asset for it, "
+                                f"or use one of: {known}")
+
+
+def resolve(routes: dict[str, AssetRoute], asset: str, action: str, params: dict[str, Any]) -> ResolvedAction:
+    """Bind `action` on `asset` (an asset name, or a connector with one asset) and check every name.
+
+    Raises:
+        ApplicationError: `UnknownAsset`, `AmbiguousAsset`, `UnknownAction` or `UnknownParameter`.
+    """
+    route = find_route(routes, asset)
+    connector = CONNECTORS.get(route.connector)
+    if connector is None:  # an unavailable asset whose app is unknown: the run reports the asset's reason
+        return ResolvedAction(route=route, spec=None, action=action, params=dict(params))
+    spec = connector.lookup(action)
+    if spec is None:
+        raise _fail("UnknownAction", f"{connector.title} has no action {action!r}. Fix: use one of: "
+                                     f"{', '.join(sorted(connector.actions))}")
+    unknown = sorted(set(params) - spec.param_names())
+    if unknown:
+        raise _fail("UnknownParameter", f"{connector.title} '{spec.name}' has no parameter "
+                                        f"{', '.join(map(repr, unknown))}. Fix: use "
+                                        f"{', '.join(sorted(spec.params.model_fields)) or 'no parameters'}")
+    return ResolvedAction(route=route, spec=spec, action=spec.name, params=dict(params))
+
+
+async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: str,
+                     approval: Approval | None = None, label: str | None = None,
+                     priority: Priority | None = None) -> ActionResult:
+    """Run a resolved action as an activity on its asset's queue.
+
+    A failure after the connector's retry policy gives a `failed` result, never an exception, so the
+    playbook decides what a failed lookup means (it never means "clean"). An unavailable asset fails at
+    once, with the loader's reason.
+    """
+    if ra.route.unavailable is not None or ra.spec is None:
+        reason = ra.route.unavailable or f"asset {ra.route.asset} has no connector"
+        return ActionResult(status="failed", message=f"asset '{ra.route.asset}' is unavailable: {reason}"[:500])
+    summary = f"{ra.title}: {defang(ra.target)}" if ra.target else ra.title
+    if label:
+        summary = f"{label}: {summary}"
+    try:
+        return await workflow.execute_activity(
+            ra.activity,
+            ActionInput(asset=ra.route.asset, params=ra.params, approval=approval, container_id=container_id,
+                        correlation_id=correlation_id),
+            task_queue=ra.route.task_queue,
+            start_to_close_timeout=ra.spec.timeout,
+            schedule_to_close_timeout=ra.spec.budget,
+            heartbeat_timeout=ACTION_HEARTBEAT,
+            retry_policy=CONNECTOR_RETRY,
+            summary=summary[:200],
+            priority=priority or Priority.default,
+            result_type=ActionResult,
+        )
+    except ActivityError as e:
+        cause = e.cause
+        msg = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+        return ActionResult(status="failed", message=msg[:500])
