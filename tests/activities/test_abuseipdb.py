@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from activities.abuseipdb import CONNECTOR
-from core.config.assets import load_assets
 from core.errors import AuthError, InvalidParameter, RateLimited, VendorResponseError, VendorUnavailable
 from core.models import ActionInput, ActionResult
 from core.runtime import AssetStore

@@ -16,8 +16,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,11 @@ from core.errors import (
     NotFound,
     VendorUnavailable,
 )
-from core.models import ActionInput, ActionResult, Approval
-from core.runtime import AssetStore
+from core.models import ActionResult
 from core.settings import ROOT
-from tests.helpers.samba import SambaDC
 from tests.activities.conftest import ConnectorRunner
 from tests.helpers.config import write_assets
+from tests.helpers.samba import SambaDC
 
 pytestmark = pytest.mark.samba
 Run = Callable[..., Awaitable[ActionResult]]

@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from activities.crowdstrike import CONNECTOR
-from core.config.assets import load_assets
 from core.errors import (
-    AssetUnavailable,
     ApprovalRequired,
+    AssetUnavailable,
     AuthError,
-    ConfigError,
     InvalidParameter,
     NotFound,
     RateLimited,

@@ -7,7 +7,7 @@ import base64
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import pytest
 from fastapi import FastAPI, Request, Response
 
 from activities.maxmind import CONNECTOR
-from core.config.assets import load_assets
 from core.errors import (
     AssetUnavailable,
     AuthError,

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -22,14 +22,12 @@ from activities.panos import CONNECTOR
 from core.config.assets import load_assets
 from core.errors import (
     AuthError,
-    ConfigError,
     InvalidParameter,
     RateLimited,
     VendorResponseError,
     VendorUnavailable,
 )
-from core.models import ActionInput, ActionResult
-from core.runtime import AssetStore
+from core.models import ActionResult
 from core.settings import ROOT
 from simulator.credentials import DEMO_ENV, PAN_API_KEY, PAN_PASSWORD
 from tests.activities.conftest import ConnectorRunner

@@ -8,7 +8,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from activities.servicenow import CONNECTOR
-from core.config.assets import load_assets
 from core.errors import (
     AssetUnavailable,
     AuthError,
-    ConfigError,
     InvalidParameter,
     NotFound,
     RateLimited,

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from activities.virustotal import CONNECTOR
-from core.config.assets import load_assets
 from core.errors import AuthError, InvalidParameter, RateLimited, VendorResponseError, VendorUnavailable
 from core.models import ActionInput, ActionResult
 from core.runtime import AssetStore, to_application_error

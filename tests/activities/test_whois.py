@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ from fastapi import FastAPI, Request, Response
 
 from activities.whois import CONNECTOR
 from activities.whois.rdap import abuse_email, cidrs
-from core.config.assets import load_assets
 from core.errors import (
     AuthError,
     InvalidParameter,

@@ -15,8 +15,8 @@ from pydantic import BaseModel, SecretStr
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
 
-from core.codec import EncryptionCodec, PayloadDecryptionError
 from activities import discover_connectors
+from core.codec import EncryptionCodec, PayloadDecryptionError
 from core.config.assets import load_assets
 from simulator import credentials
 from simulator.credentials import DEMO_ENV
