@@ -24,6 +24,7 @@ from api.ingest.params import decode_words
 from core.cef import validate_email
 
 MAX_ADDRESSES = 20
+_DISPLAY_JUNK = " \t\r\n\"',;_()"
 _ANGLE_RE = re.compile(r"<\s*([^<>\s\"(),;:]{1,64}@[^<>\s\"(),;:@]{1,253})\s*>")
 _BARE_RE = re.compile(r"(?<![^\s<>\"(),;:])([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
                       r"(?:[A-Za-z0-9-]{1,63}\.){1,10}[A-Za-z]{2,24})(?![A-Za-z0-9.-])")
@@ -81,8 +82,12 @@ def _raw(headers: EmailMessage, name: str) -> str:
 def _tolerant(raw: str) -> list[tuple[str, str]]:
     """(display name, addr-spec) pairs found by scanning the raw value: `<addr>` forms first, then bare."""
     out = []
+    prev = 0
     for m in _ANGLE_RE.finditer(raw):
-        display = raw[: m.start()].rsplit(",", 1)[-1].strip().strip("(").strip().strip('"')
+        # Everything since the previous address is the display name: `Bank; Support <a@x>` keeps its `;`,
+        # and the `,_` that some kits put before the bracket (`Microsoft account team ,_<a@x>`) goes.
+        display = raw[prev : m.start()].strip(_DISPLAY_JUNK)
+        prev = m.end()
         out.append((decode_words(display), m.group(1)))
     if not out:
         for m in _BARE_RE.finditer(raw):

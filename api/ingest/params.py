@@ -25,6 +25,7 @@ from api.ingest.mime import mime_param
 # One parameter: a name, `=`, and a quoted string (backslash escapes) or everything up to the next `;`.
 _PARAM_RE = re.compile(r'''\s*([^\s=;"]{1,80})\s*=\s*("(?:[^"\\]|\\.){0,4096}"?|[^;]{0,4096})''', re.DOTALL)
 _SECTION_RE = re.compile(r"^(.*?)\*(\d{1,3})(\*?)$")
+_QUOTED_BOUNDARY_RE = re.compile(r'(?i)boundary\s*=\s*"')
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
 _FOLD_RE = re.compile(r"\r?\n[ \t]*")
 _WORD_RE = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]{0,4096})\?=")
@@ -127,9 +128,11 @@ def _header(headers: EmailMessage, name: str) -> str | None:
 def boundary(headers: EmailMessage) -> str | None:
     """The multipart boundary as mail clients read it (the whole unquoted value, `=` included)."""
     raw = _header(headers, "content-type")
-    found = raw_params(raw).get("boundary", "").split() if raw else []
-    if found:
-        return found[0]
+    found = raw_params(raw).get("boundary", "") if raw else ""
+    if found and not (raw and _QUOTED_BOUNDARY_RE.search(raw)):
+        found = found.split()[0] if found.split() else ""  # unquoted: a blank ends it
+    if found.strip():
+        return found.rstrip()
     return mime_param(headers, headers.get_boundary, None)
 
 
