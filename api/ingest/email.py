@@ -46,7 +46,7 @@ from api.ingest.mime import (
     parse_entity,
     split_multipart,
 )
-from api.ingest.params import boundary, filename
+from api.ingest.params import boundary, content_type, filename
 from api.ingest.urls import text_urls, url_domain, url_ip
 from core.models.container import NAME_MAX, Container, Severity
 
@@ -108,7 +108,7 @@ class Walk:
         return out
 
     def _visit(self, e: Entity) -> list[Pending]:
-        ctype = mime_param(e.headers, e.headers.get_content_type, "application/octet-stream")
+        ctype = content_type(e.headers)
         if not ctype.startswith("multipart/"):
             return self._leaf(e, ctype)
         if e.depth >= self.max_depth:

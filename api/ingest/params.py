@@ -125,6 +125,19 @@ def _header(headers: EmailMessage, name: str) -> str | None:
     return None
 
 
+def content_type(headers: EmailMessage) -> str:
+    """The entity's Content-Type, lower case; also for a value too long for the structured parser.
+
+    A long value is read as the stdlib's compat32 rule does (the text before the first `;`, `text/plain`
+    unless it is `type/subtype`), so 5,000 parameters no longer turn a multipart into an opaque attachment.
+    """
+    raw = _header(headers, "content-type")
+    if raw is not None and len(raw) > MAX_PARSED_HEADER_CHARS:
+        ctype = raw.partition(";")[0].strip().lower()
+        return ctype if ctype.count("/") == 1 and " " not in ctype else "text/plain"
+    return mime_param(headers, headers.get_content_type, "application/octet-stream")
+
+
 def boundary(headers: EmailMessage) -> str | None:
     """The multipart boundary as mail clients read it (the whole unquoted value, `=` included)."""
     raw = _header(headers, "content-type")
