@@ -107,7 +107,9 @@ def sender(headers: EmailMessage) -> tuple[Sender | None, str | None]:
         for display, spec in found:
             addr = _valid(spec)
             if addr:
-                display = clean(display, 256)
+                if not display.strip(_DISPLAY_JUNK):  # `Name ,_<addr>`: the strict parse split the name off
+                    display = next((d for d, s in _tolerant(raw) if s == spec), display)
+                display = clean(display.strip(_DISPLAY_JUNK), 256)
                 if name != "From":
                     return Sender(addr, display, name), (f"the From header has no valid address; the sender "
                                                          f"{addr} was taken from the {name} header")

@@ -187,6 +187,7 @@ def test_nested_multipart_reusing_the_outer_boundary(store):
     ("From: Microsoft Account Team\nSender: real@evil.example\n", "real@evil.example", ""),
     ('From: "PayPal Service" <service@paypa1.example>\n', "service@paypa1.example", "PayPal Service"),
     ("From: =?utf-8?B?QmFuayBvZiBBbWVyaWNh?= <x@evil.example>\n", "x@evil.example", "Bank of America"),
+    ("From: Microsoft account team ,_<kcj6r@evil.example>\n", "kcj6r@evil.example", "Microsoft account team"),
 ])
 def test_sender_obfuscations(store, headers, address, display):
     r = parse(f"{headers}Subject: s\n\nbody\n", store)
