@@ -6,6 +6,6 @@ Pure functions, no I/O except keeping the raw e-mail on disk. The API turns `Ing
 
 from api.ingest.common import IngestError, ParsedAlert
 from api.ingest.email import parse_email
-from api.ingest.splunk import parse_splunk
+from api.ingest.splunk import parse_splunk, parse_splunk_body
 
-__all__ = ["IngestError", "ParsedAlert", "parse_email", "parse_splunk"]
+__all__ = ["IngestError", "ParsedAlert", "parse_email", "parse_splunk", "parse_splunk_body"]

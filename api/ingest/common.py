@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import binascii
+import email.errors
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.ingest.limits import MAX_ARTIFACTS, MAX_NOTE_CHARS, MAX_NOTES
+from api.ingest.limits import CONTAINER_BUDGET_BYTES, MAX_ARTIFACTS, MAX_NOTE_CHARS, MAX_NOTES
 from core.errors import SoarError
 from core.models.container import Artifact, Container, Severity
 
@@ -27,12 +31,63 @@ class IngestError(SoarError):
         super().__init__(f"{field}: {message}")
 
 
+# What the stdlib parsers and decoders raise on hostile input. Caught only where a parser starts
+# (`reading`), so a bug of ours in building the container is still a 500, not a hidden 422.
+DECODER_ERRORS = (UnicodeError, LookupError, binascii.Error, ValueError, OverflowError, email.errors.MessageError)
+
+
+@contextmanager
+def reading(part: str, *, decoders: bool = True) -> Iterator[None]:
+    """Turn a library failure on hostile input into `IngestError(part, ...)` (the API's 422).
+
+    With `decoders=False` (a parser's outermost guard) only the stack and memory limits are caught, so that
+    a ValueError of our own (an invalid container) stays a bug to see, not a 422.
+
+    Raises:
+        IngestError: naming `part`, when the block raises RecursionError, MemoryError or a decoder error.
+    """
+    try:
+        yield
+    except IngestError:
+        raise
+    except RecursionError:
+        raise IngestError(part, "nested too deeply to read (the parser ran out of stack); send the "
+                                "original alert, not a re-encoded one") from None
+    except MemoryError:
+        raise IngestError(part, "too large to read within the parser's memory limit") from None
+    except DECODER_ERRORS as e:
+        if not decoders:
+            raise
+        raise IngestError(part, f"could not be decoded ({type(e).__name__}: {str(e)[:200]})") from None
+
+
 @dataclass
 class ParsedAlert:
     """A parsed alert: the container to create and notes (skipped values, caps hit) to add as comments."""
 
     container: Container
     notes: list[str] = field(default_factory=list)
+
+    def size(self) -> int:
+        """Bytes of the serialised container plus its notes (what the payload budget counts)."""
+        return len(self.container.model_dump_json().encode()) + len(json.dumps(self.notes).encode())
+
+
+def fit_budget(container: Container, notes: list[str], budget: int = CONTAINER_BUDGET_BYTES) -> ParsedAlert:
+    """The parsed alert, its last artifacts dropped (with a note) until it fits the payload budget."""
+    parsed = ParsedAlert(container, notes)
+    size = parsed.size()
+    if size <= budget:
+        return parsed
+    arts = container.artifacts
+    dropped = 0
+    # Reserve room for the note added below.
+    while arts and size > budget - MAX_NOTE_CHARS - 8:
+        size -= len(arts.pop().model_dump_json().encode()) + 1
+        dropped += 1
+    notes.append(f"{dropped} artifacts were not kept: the container reached its payload budget of "
+                 f"{budget // 1024} KiB")
+    return parsed
 
 
 def clean(value: Any, limit: int, *, single_line: bool = True) -> str:
@@ -83,11 +138,15 @@ class Notes:
 class Artifacts:
     """Artifacts in insertion order, deduplicated on (name, cef) and capped at `limit`."""
 
-    def __init__(self, label: str, severity: Severity, notes: Notes, limit: int = MAX_ARTIFACTS) -> None:
+    def __init__(self, label: str, severity: Severity, notes: Notes, limit: int = MAX_ARTIFACTS,
+                 budget: int = CONTAINER_BUDGET_BYTES) -> None:
         self.label, self.severity, self.notes, self.limit = label, severity, notes, max(0, limit)
         self.items: list[Artifact] = []
         self._seen: set[str] = set()
         self.dropped = 0
+        # Serialised bytes the artifacts may take (the rest of the container and the notes fit beside).
+        self.bytes_left = budget * 3 // 4
+        self.over_budget = 0
 
     def add(self, name: str, type_: str, cef: dict[str, Any]) -> bool:
         """Add an artifact unless it duplicates one already added; False when it was not added.
@@ -109,11 +168,19 @@ class Artifacts:
             self.notes.add(f"{name}: artifact skipped: {e}")
             return False
         self._seen.add(key)
+        size = len(art.model_dump_json().encode()) + 1
+        if size > self.bytes_left:
+            self.over_budget += 1
+            return False
+        self.bytes_left -= size
         self.items.append(art)
         return True
 
     def finish(self) -> list[Artifact]:
-        """The artifacts, after noting how many the cap dropped."""
+        """The artifacts, after noting how many the count cap and the payload budget dropped."""
         if self.dropped:
             self.notes.add(f"{len(self.items) + self.dropped} artifacts found; first {self.limit} kept")
+        if self.over_budget:
+            self.notes.add(f"{self.over_budget} artifacts were not kept: the container reached its payload "
+                           f"budget of {CONTAINER_BUDGET_BYTES // 1024} KiB")
         return self.items

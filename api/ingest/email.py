@@ -1,24 +1,31 @@
 """A reported phishing e-mail (raw RFC 822 bytes) -> a `phishing` container.
 
-Artifacts: the headers (Subject, From, To, Date, Message-ID), the sender, each Reply-To address, the
-originating IP (earliest external Received hop), each attachment's SHA-256 and name, each URL (plain,
-HTML link or defanged) and each URL's domain. The raw message is kept on disk, outside workflow history,
+Artifacts: the headers (Subject, From, To, Date, Message-ID), the sender (address and display name), each
+Reply-To address, the originating IP (earliest external Received hop), each attachment's SHA-256 and name,
+each URL (plain, HTML link, defanged or scheme-less `www.`), each URL's domain, and the dotted IP of each
+URL whose host is an IP (however obfuscated). The raw message is kept on disk, outside workflow history,
 under a name derived only from its SHA-256; the container carries the path and the hash.
+
+Deduplication key (`source_data_identifier`): `email:<Message-ID>#<SHA-256 of the raw bytes>`, or
+`email:#<SHA-256>` without a Message-ID. The container id is derived from it, so it is the content that
+decides: the same bytes reported twice map to one container, while a different message that reuses an
+earlier Message-ID (an attacker's way to be filed as a "duplicate" of a benign mail, and never triaged)
+gets a container of its own. The Message-ID is kept in front so Splunk users can still search by it; it is
+cut to fit the 512-character limit, the full 64-character hash never is (a shortened hash would let an
+attacker prepare a benign and a malicious message that share it).
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
-import ipaddress
 import os
 import re
 import tempfile
-from email.message import EmailMessage
-from email.utils import getaddresses
 from pathlib import Path
 
-from api.ingest.common import Artifacts, IngestError, Notes, ParsedAlert, clean
+from api.ingest.address import addresses, originating_ip, sender
+from api.ingest.common import Artifacts, IngestError, Notes, ParsedAlert, clean, fit_budget, reading
 from api.ingest.limits import (
     MAX_ARTIFACTS,
     MAX_FILENAME_CHARS,
@@ -28,34 +35,29 @@ from api.ingest.limits import (
     MAX_TOP_HEADER_BYTES,
     MAX_URLS_COUNTED,
 )
+from api.ingest.markup import html_urls
 from api.ingest.mime import (
     Entity,
     HeaderBudget,
     body_view,
     decode_text,
     header_str,
-    header_value,
-    header_values,
     mime_param,
     parse_entity,
     split_multipart,
 )
-from api.ingest.urls import html_urls, text_urls, url_domain
-from core.cef import validate_email
+from api.ingest.params import boundary, content_type, filename
+from api.ingest.urls import text_urls, url_domain, url_ip
 from core.models.container import NAME_MAX, Container, Severity
 
 LABEL = "phishing"
 # A message has at least one of these; anything else is not an e-mail.
 IDENTIFYING_HEADERS = {"from", "sender", "subject", "date", "message-id", "received", "to", "return-path"}
 SUMMARY_HEADERS = ("Subject", "From", "To", "Date", "Message-ID")
-MAX_ADDRESSES = 20
-
-# An IP in a Received hop's from-clause: `[203.0.113.7]`, `[IPv6:2001:db8::1]` or `(203.0.113.7)`.
-_HOP_IP_RE = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]{2,45})\]|\(([0-9]{1,3}(?:\.[0-9]{1,3}){3})\)")
-_BY_RE = re.compile(r"\sby\s", re.IGNORECASE)
-# Documentation ranges count as external: they are the demo's "internet" (see simulator/verdicts.py).
-_DOC_NETS = [ipaddress.ip_network(n)
-             for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
+MAX_IDENTIFIER = 512
+# Stack items still to parse: (buffer, start, end, depth, default Content-Type).
+Pending = tuple[bytes, int, int, int, str | None]
+_NON_BLANK_RE = re.compile(rb"\S")
 
 
 class Walk:
@@ -73,8 +75,12 @@ class Walk:
         self.scanned = 0
 
     def run(self, top: Entity) -> None:
-        """Walk the tree under `top` (depth 0)."""
-        stack: list[Entity | tuple[bytes, int, int, int]] = [top]
+        """Walk the tree under `top` (depth 0).
+
+        Raises:
+            IngestError: ("MIME part <n>", ...) when a library fails on that part (stack, memory, decoding).
+        """
+        stack: list[Entity | Pending] = [top]
         while stack:
             item = stack.pop()
             self.parts += 1
@@ -82,10 +88,13 @@ class Walk:
                 self.notes.append(f"the message has more than {self.max_parts} MIME parts; "
                                   "the rest were not read")
                 return
-            if isinstance(item, tuple):
-                buf, start, end, depth = item
-                item = parse_entity(buf, start, end, depth, MAX_PART_HEADER_BYTES, self.budget, self.notes)
-            stack.extend(reversed(self._visit(item)))
+            with reading(f"MIME part {self.parts}"):
+                if isinstance(item, tuple):
+                    buf, start, end, depth, default = item
+                    item = parse_entity(buf, start, end, depth, MAX_PART_HEADER_BYTES, self.budget, self.notes)
+                    if default:
+                        item.headers.set_default_type(default)
+                stack.extend(reversed(self._visit(item)))
 
     def cap_notes(self) -> list[str]:
         """Notes on the URL and attachment caps."""
@@ -98,29 +107,28 @@ class Walk:
             out.append(f"{self.attachment_count} attachments found; first {self.max_attachments} kept")
         return out
 
-    def _visit(self, e: Entity) -> list[tuple[bytes, int, int, int]]:
-        ctype = mime_param(e.headers, e.headers.get_content_type, "application/octet-stream")
+    def _visit(self, e: Entity) -> list[Pending]:
+        ctype = content_type(e.headers)
         if not ctype.startswith("multipart/"):
             return self._leaf(e, ctype)
         if e.depth >= self.max_depth:
             self.notes.append(f"MIME parts nested deeper than {self.max_depth} levels were not read")
             return []
-        boundary = mime_param(e.headers, e.headers.get_boundary, None)
-        spans = []
-        if boundary:
-            try:
-                delim = boundary.encode("utf-8", "surrogateescape")
-            except UnicodeEncodeError:
-                delim = b""
-            spans = split_multipart(e.buf, e.start, e.end, delim, self.max_parts + 1) if delim else []
-        if not spans:
+        delim = (boundary(e.headers) or "").encode("utf-8", "surrogateescape")
+        spans, reopened = split_multipart(e.buf, e.start, e.end, delim, self.max_parts + 1) if delim else ([], False)
+        if reopened:
+            self.notes.append(f"a {ctype} part has parts after its close delimiter (a nested multipart reused "
+                              "its boundary); they were read as its parts")
+        if not spans and _NON_BLANK_RE.search(e.buf, e.start, e.end):
             self.notes.append(f"a {ctype} part has no usable boundary; its body was read as text")
             self._scan(memoryview(e.buf)[e.start : e.end], None, html=False)
-        return [(e.buf, s, t, e.depth + 1) for s, t in spans]
+        # RFC 2046 5.1.5: in a digest, a part without Content-Type is a message/rfc822.
+        default = "message/rfc822" if ctype == "multipart/digest" else None
+        return [(e.buf, s, t, e.depth + 1, default) for s, t in spans]
 
-    def _leaf(self, e: Entity, ctype: str) -> list[tuple[bytes, int, int, int]]:
+    def _leaf(self, e: Entity, ctype: str) -> list[Pending]:
         h = e.headers
-        fname = _filename(mime_param(h, h.get_filename, None))
+        fname = _filename(filename(h))
         maintype = ctype.partition("/")[0]
         nested = ctype in ("message/rfc822", "message/global")
         is_text = maintype == "text"
@@ -148,7 +156,7 @@ class Walk:
             if e.depth >= self.max_depth:
                 self.notes.append(f"MIME parts nested deeper than {self.max_depth} levels were not read")
                 return []
-            return [(buf, start, end, e.depth + 1)]
+            return [(buf, start, end, e.depth + 1, None)]
         return []
 
     def _scan(self, data: bytes | memoryview, charset: str | None, *, html: bool) -> None:
@@ -191,22 +199,33 @@ def parse_email(raw: bytes, *, store_dir: Path, max_urls: int = 500, max_attachm
         max_artifacts: artifacts in the container at most (the API's limit).
 
     Returns:
-        The container (label `phishing`, severity medium) and notes on whatever was skipped or capped.
+        The container (label `phishing`, severity medium) and notes on whatever was skipped or capped; the
+        serialised container and notes fit `CONTAINER_BUDGET_BYTES` (the last artifacts are dropped, with a
+        note, when they would not).
 
     Raises:
-        IngestError: ("body", ...) when the bytes are empty or not an RFC 822 message at all.
+        IngestError: ("body", ...) when the bytes are empty or not an RFC 822 message at all; ("headers", ...)
+            or ("MIME part <n>", ...) when a library fails on that part of hostile input (stack exhausted,
+            memory, a decoder error) instead of giving a value to skip.
         OSError: when the raw message cannot be written to `store_dir`.
     """
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise IngestError("body", f"expected the raw message as bytes, got {type(raw).__name__}")
-    raw = bytes(raw)
+    with reading("body", decoders=False):
+        return _parse(bytes(raw), Path(store_dir), max_urls=max_urls, max_attachments=max_attachments,
+                      max_parts=max_parts, max_depth=max_depth, max_artifacts=max_artifacts)
+
+
+def _parse(raw: bytes, store_dir: Path, *, max_urls: int, max_attachments: int, max_parts: int, max_depth: int,
+           max_artifacts: int) -> ParsedAlert:
     sha = hashlib.sha256(raw).hexdigest()
     data = raw.removeprefix(codecs.BOM_UTF8).lstrip(b"\r\n\t ")
     if not data:
         raise IngestError("body", "the body is empty; send the reported message as raw RFC 822 (.eml) bytes")
     budget = HeaderBudget()
     mime_notes: list[str] = []
-    top = parse_entity(data, 0, len(data), 0, MAX_TOP_HEADER_BYTES, budget, mime_notes)
+    with reading("headers"):
+        top = parse_entity(data, 0, len(data), 0, MAX_TOP_HEADER_BYTES, budget, mime_notes)
     names = {k.lower() for k, _ in top.headers.raw_items()}
     if not names & IDENTIFYING_HEADERS:
         raise IngestError("body", "the body is not an RFC 822 message: it has no From, Subject, Date, "
@@ -219,44 +238,63 @@ def parse_email(raw: bytes, *, store_dir: Path, max_urls: int = 500, max_attachm
     walk.run(top)
     headers = top.headers
     arts = Artifacts(LABEL, Severity.MEDIUM, notes, max_artifacts)
-
-    summary = {h: clean(header_str(headers, h), MAX_HEADER_VALUE_CHARS) for h in SUMMARY_HEADERS}
-    present = {k: v for k, v in summary.items() if v}
-    if present:
-        arts.add("Email headers", "email", {"emailHeaders": present})
-    for addr in _addresses(headers, "From", notes)[:1]:
-        arts.add("Sender", "email", {"fromEmail": addr})
-    for addr in _addresses(headers, "Reply-To", notes):
-        arts.add("Reply-To", "email", {"replyToEmail": addr})
-    ip = originating_ip(headers)
+    with reading("headers"):
+        summary = {h: clean(header_str(headers, h), MAX_HEADER_VALUE_CHARS) for h in SUMMARY_HEADERS}
+        present = {k: v for k, v in summary.items() if v}
+        if present:
+            arts.add("Email headers", "email", {"emailHeaders": present})
+        who, how = sender(headers)
+        if who:
+            arts.add("Sender", "email", {"fromEmail": who.address, **(
+                {"fromDisplayName": who.display_name} if who.display_name else {})})
+        elif header_str(headers, "From").strip():
+            notes.add("the From header has no valid e-mail address; no sender artifact")
+        if how:
+            notes.add(how)
+        for addr in addresses(headers, "Reply-To", notes):
+            arts.add("Reply-To", "email", {"replyToEmail": addr})
+        ip = originating_ip(headers)
     if ip:
         arts.add("Originating IP", "ip", {"sourceAddress": ip})
     for cef in walk.attachments:
         arts.add("Attachment", "file", cef)
-    urls = list(walk.urls)[: max(0, max_urls)]
+    _url_artifacts(list(walk.urls)[: max(0, max_urls)], arts)
+    for text in mime_notes + walk.cap_notes():
+        notes.add(text)
+
+    path = store_raw(raw, sha, store_dir, notes)
+    subject = summary["Subject"] or "(no subject)"
+    container = Container(
+        name=f"Phishing: {subject}"[:NAME_MAX],
+        label=LABEL,
+        severity=Severity.MEDIUM,
+        source_data_identifier=source_identifier(summary["Message-ID"], sha),
+        description=_description(summary, walk, sha),
+        artifacts=arts.finish(),
+        raw_ref=str(path),
+        raw_sha256=sha,
+    )
+    return fit_budget(container, notes.as_list())
+
+
+def source_identifier(message_id: str, sha: str) -> str:
+    """`email:<Message-ID>#<sha256>` (the Message-ID cut to fit 512 characters), `email:#<sha256>` without one."""
+    room = MAX_IDENTIFIER - len("email:#") - len(sha)
+    return f"email:{clean(message_id, room)}#{sha}"
+
+
+def _url_artifacts(urls: list[str], arts: Artifacts) -> None:
+    """The URLs, then each URL's domain, then the dotted IP of each URL whose host is an IP address."""
     for url in urls:
         arts.add("URL", "url", {"requestURL": url})
     for url in urls:
         domain = url_domain(url)
         if domain:
             arts.add("Domain", "domain", {"destinationDnsDomain": domain})
-    for text in mime_notes + walk.cap_notes():
-        notes.add(text)
-
-    path = store_raw(raw, sha, Path(store_dir), notes)
-    subject = summary["Subject"] or "(no subject)"
-    message_id = clean(header_str(headers, "Message-ID"), 1024)
-    container = Container(
-        name=f"Phishing: {subject}"[:NAME_MAX],
-        label=LABEL,
-        severity=Severity.MEDIUM,
-        source_data_identifier=message_id if 0 < len(message_id) <= 512 else sha,
-        description=_description(summary, walk, sha),
-        artifacts=arts.finish(),
-        raw_ref=str(path),
-        raw_sha256=sha,
-    )
-    return ParsedAlert(container=container, notes=notes.as_list())
+    for url in urls:
+        ip = url_ip(url)
+        if ip:
+            arts.add("URL IP", "ip", {"destinationAddress": ip})
 
 
 def _description(summary: dict[str, str], walk: Walk, sha: str) -> str:
@@ -266,56 +304,6 @@ def _description(summary: dict[str, str], walk: Walk, sha: str) -> str:
                  f"{walk.parts} MIME parts.")
     lines.append(f"Raw message SHA-256: {sha}")
     return clean("\n".join(lines), 20_000, single_line=False)
-
-
-def _addresses(headers: EmailMessage, name: str, notes: Notes) -> list[str]:
-    """The valid addr-specs of an address header, in order (invalid ones noted and skipped)."""
-    value = header_value(headers, name)
-    if value is None:
-        return []
-    try:
-        specs = [a.addr_spec for a in value.addresses]  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - a raw or unparseable value: fall back to the lenient utils parser
-        specs = [spec for _, spec in getaddresses([str(value)])]
-    out: list[str] = []
-    for spec in specs[:MAX_ADDRESSES]:
-        spec = clean(spec, 320)
-        if not spec:
-            continue
-        try:
-            out.append(validate_email("fromEmail", spec))
-        except ValueError:
-            notes.add(f"{name} address {spec[:80]!r} is not a valid e-mail address; skipped")
-    return list(dict.fromkeys(out))
-
-
-def _external(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return ip.is_global or any(ip in net for net in _DOC_NETS)
-
-
-def originating_ip(headers: EmailMessage) -> str | None:
-    """The earliest external hop: the last Received header whose from-clause has a public IP.
-
-    Falls back to X-Originating-IP (set by webmail services) when no Received hop has one.
-    """
-    for value in reversed(header_values(headers, "Received")):
-        hop = value.strip()
-        if hop[:4].lower() != "from":
-            continue
-        by = _BY_RE.search(hop)
-        for m in _HOP_IP_RE.finditer(hop[: by.start() if by else None]):
-            try:
-                ip = ipaddress.ip_address(m.group(1) or m.group(2))
-            except ValueError:
-                continue
-            if _external(ip):
-                return str(ip)
-    fallback = header_str(headers, "X-Originating-IP").strip().strip("[]")
-    try:
-        ip = ipaddress.ip_address(fallback)
-    except ValueError:
-        return None
-    return str(ip) if _external(ip) else None
 
 
 def store_raw(raw: bytes, sha: str, store_dir: Path, notes: Notes) -> Path:

@@ -34,3 +34,11 @@ MAX_FILENAME_CHARS = 255
 MAX_EXTRA_VALUE_CHARS = 2048
 MAX_EXTRA_LIST_ITEMS = 100
 MAX_CEF_KEYS = 200
+
+# The serialised container (`Container.model_dump_json()`) plus its notes, in bytes. Placeholder for the
+# per-container payload budget of the design (history holds references, not blobs); artifacts beyond it
+# are dropped, last first, with a note.
+CONTAINER_BUDGET_BYTES = 256 * 1024
+
+# Unmapped Splunk result fields copied into the notable artifact, in characters across all of them.
+MAX_EXTRA_TOTAL_CHARS = 64 * 1024

@@ -5,17 +5,30 @@ The payload (vendor-apis.md §9): `{"result": {<first result row, string values,
 keys in one "Notable fields" artifact (as Splunk SOAR's export does), with the row's other fields kept
 under their own names; each value of a multivalue field gets an artifact of its own. A value that is
 not what its CEF key needs (src "999.1.1.1") is skipped with a note, never failing the whole alert.
+
+Deduplication key (`source_data_identifier`): `<event_id>#<hash>` when the notable has an event_id, else
+`<sid>#<hash>` (`<sid>/<orig_rid>#<hash>` with a result id), where `<hash>` is the SHA-256 of the result row
+as canonical JSON (sorted keys). Splunk resending the same alert gives the same key, so one container; a
+different result under a reused sid (or event_id) gets its own container instead of being hidden as a
+duplicate. The Splunk id comes first so Splunk users can search by it; it is cut to fit 512 characters.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 
-from api.ingest.common import Artifacts, IngestError, Notes, ParsedAlert, clean
-from api.ingest.limits import MAX_ARTIFACTS, MAX_CEF_KEYS, MAX_EXTRA_LIST_ITEMS, MAX_EXTRA_VALUE_CHARS
+from api.ingest.common import Artifacts, IngestError, Notes, ParsedAlert, clean, fit_budget, reading
+from api.ingest.limits import (
+    MAX_ARTIFACTS,
+    MAX_CEF_KEYS,
+    MAX_EXTRA_LIST_ITEMS,
+    MAX_EXTRA_TOTAL_CHARS,
+    MAX_EXTRA_VALUE_CHARS,
+)
 from core.cef import (
     CEF_VALIDATORS,
     validate_domain,
@@ -85,6 +98,34 @@ FIELD_MAP: dict[str, Converter] = {
 }
 
 
+def parse_splunk_body(body: bytes, *, max_artifacts: int = MAX_ARTIFACTS) -> ParsedAlert:
+    """Decode a Splunk ES webhook body (JSON bytes) and parse it, as the API does.
+
+    Args:
+        body: the raw body of the webhook POST.
+        max_artifacts: artifacts in the container at most (the API's limit).
+
+    Returns:
+        As `parse_splunk`.
+
+    Raises:
+        IngestError: ("body", ...) when the body is not JSON, not UTF-8, or nested deeper than the decoder
+            can follow (the C decoder recurses once per level: 50,000 `[` exhaust the stack); otherwise as
+            `parse_splunk`.
+    """
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise IngestError("body", "JSON nested too deeply to decode; a Splunk webhook payload is an object "
+                                  "of result fields, a few levels deep") from None
+    except MemoryError:
+        raise IngestError("body", "JSON too large to decode within the parser's memory limit") from None
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, and ints over the digit limit
+        raise IngestError("body", f"not valid JSON ({str(e)[:200]}); send the webhook's JSON payload") from None
+    with reading("body", decoders=False):
+        return parse_splunk(payload, max_artifacts=max_artifacts)
+
+
 def parse_splunk(payload: object, *, max_artifacts: int = MAX_ARTIFACTS) -> ParsedAlert:
     """Parse a Splunk ES webhook payload into a `notable` container.
 
@@ -93,11 +134,12 @@ def parse_splunk(payload: object, *, max_artifacts: int = MAX_ARTIFACTS) -> Pars
         max_artifacts: artifacts in the container at most (the API's limit).
 
     Returns:
-        The container and notes on the values that were skipped.
+        The container and notes on the values that were skipped; the serialised container and notes fit
+        `CONTAINER_BUDGET_BYTES`.
 
     Raises:
-        IngestError: when the payload is not an object, `result` is missing or not an object, or `sid` is
-            missing or not a string.
+        IngestError: when the payload is not an object, `result` is missing or not an object (or nested too
+            deeply to hash), or `sid` is missing or not a string.
     """
     if not isinstance(payload, dict):
         raise IngestError("body", f"expected a JSON object (the Splunk webhook payload), "
@@ -113,6 +155,8 @@ def parse_splunk(payload: object, *, max_artifacts: int = MAX_ARTIFACTS) -> Pars
         what = "missing" if sid is None else f"must be a non-empty string, got {_kind(sid)}"
         raise IngestError("sid", f"{what}: the Splunk search id (sid) identifies the alert")
 
+    with reading("result"):
+        digest = _result_hash(result)
     notes = Notes()
     severity = _severity(result, notes)
     arts = Artifacts(LABEL, severity, notes, max_artifacts)
@@ -124,11 +168,11 @@ def parse_splunk(payload: object, *, max_artifacts: int = MAX_ARTIFACTS) -> Pars
         name=name[:NAME_MAX],
         label=LABEL,
         severity=severity,
-        source_data_identifier=_identifier(sid, result),
+        source_data_identifier=_identifier(sid, result, digest),
         description=_description(payload, result, sid),
         artifacts=arts.finish(),
     )
-    return ParsedAlert(container=container, notes=notes.as_list())
+    return fit_budget(container, notes.as_list())
 
 
 def _kind(value: object) -> str:
@@ -162,15 +206,24 @@ def _values(value: object) -> list[str] | None:
     return out
 
 
-def _identifier(sid: str, result: dict[str, Any]) -> str:
-    """event_id when the notable has one, else sid (+ "/" + orig_rid): the same alert twice -> the same id."""
+def _result_hash(result: dict[str, Any]) -> str:
+    """SHA-256 of the result row as canonical JSON (sorted keys; lone surrogates escaped, so it always encodes)."""
+    try:
+        text = json.dumps(result, sort_keys=True, separators=(",", ":"), default=repr)
+    except TypeError:  # keys of mixed types (a caller's dict, not decoded JSON) cannot be sorted
+        text = json.dumps(result, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _identifier(sid: str, result: dict[str, Any], digest: str) -> str:
+    """`<event_id>#<hash>`, else `<sid>[/<orig_rid>]#<hash>`: the same alert twice -> the same id."""
     ident = _first(result.get("event_id"), 1024)
     if not ident:
         ident = clean(sid, 1024)
         rid = _first(result.get("orig_rid"), 1024)
         if rid:
             ident = f"{ident}/{rid}"
-    return ident if len(ident) <= 512 else "sha256:" + hashlib.sha256(ident.encode()).hexdigest()
+    return f"{ident[: 512 - len(digest) - 1]}#{digest}"
 
 
 def _severity(result: dict[str, Any], notes: Notes) -> Severity:
@@ -200,12 +253,13 @@ def _artifacts(result: dict[str, Any], arts: Artifacts, notes: Notes) -> None:
     main: dict[str, Any] = {}
     separate: list[tuple[str, dict[str, str]]] = []
     extras: dict[str, Any] = {}
+    overflow = False
     for key, value in result.items():
         if not isinstance(key, str):
             continue
         convert = FIELD_MAP.get(key)
         if convert is None:
-            _extra(key, value, extras)
+            overflow = not _extra(key, value, extras) or overflow
             continue
         values = _values(value)
         if values is None:
@@ -225,6 +279,9 @@ def _artifacts(result: dict[str, Any], arts: Artifacts, notes: Notes) -> None:
                 main.update(cef)
             else:
                 separate.append((f"Notable field: {key}", cef))
+    if overflow:
+        notes.add(f"the result row's other fields exceed {MAX_EXTRA_TOTAL_CHARS} characters; the rest were "
+                  "not copied")
     room = MAX_CEF_KEYS - len(main)
     kept = [k for k in extras if k not in main][: max(0, room)]
     if len(extras) > len(kept):
@@ -234,15 +291,25 @@ def _artifacts(result: dict[str, Any], arts: Artifacts, notes: Notes) -> None:
         arts.add(name, "notable", cef)
 
 
-def _extra(key: str, value: Any, extras: dict[str, Any]) -> None:
-    """Copy an unmapped row field into the artifact under its own name (strings, or lists of strings)."""
+def _extra(key: str, value: Any, extras: dict[str, Any]) -> bool:
+    """Copy an unmapped row field into the artifact under its own name (strings, or lists of strings).
+
+    False when the field was left out because the copied fields already hold `MAX_EXTRA_TOTAL_CHARS`.
+    """
     if not _EXTRA_NAME_RE.match(key) or value is None or isinstance(value, dict):
-        return
+        return True
     if len(extras) > MAX_CEF_KEYS:
-        return
+        return True
+    copied: str | list[str]
     if isinstance(value, list):
-        items = [clean(v, MAX_EXTRA_VALUE_CHARS, single_line=False)
-                 for v in value[:MAX_EXTRA_LIST_ITEMS] if isinstance(v, str | int | float)]
-        extras[key] = items
+        copied = [clean(v, MAX_EXTRA_VALUE_CHARS, single_line=False)
+                  for v in value[:MAX_EXTRA_LIST_ITEMS] if isinstance(v, str | int | float)]
+        size = sum(map(len, copied))
     else:
-        extras[key] = clean(value, MAX_EXTRA_VALUE_CHARS, single_line=False)
+        copied = clean(value, MAX_EXTRA_VALUE_CHARS, single_line=False)
+        size = len(copied)
+    used = sum(len(v) if isinstance(v, str) else sum(map(len, v)) for v in extras.values())
+    if used + size > MAX_EXTRA_TOTAL_CHARS:
+        return False
+    extras[key] = copied
+    return True

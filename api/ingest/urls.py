@@ -1,17 +1,22 @@
-"""URL extraction from e-mail text and HTML, in linear time.
+"""URL extraction from e-mail text, in linear time; the HTML side is `api.ingest.markup`.
 
-Why not `iocextract.extract_urls` or `html.parser.HTMLParser` directly: both take super-linear time on
-hostile input (measured on Python 3.11.7: iocextract's regexes backtracked for 185 s on 90 KB of `x\\.`
-repeated; HTMLParser, which rescans an unterminated `<!--` at every `<`, did not finish in 10 minutes on
-800 KB of them). Candidates are therefore found with patterns that have no nested quantifiers and a
-bounded length, and only each bounded candidate is handed to `iocextract.refang_data`, which is linear
-(`hxxps[:]//evil[.]com` -> `https://evil.com`).
+Why not `iocextract.extract_urls` directly: it takes super-linear time on hostile input (measured on
+Python 3.11.7: its regexes backtracked for 185 s on 90 KB of `x\\.` repeated). It was compared again (1.16.1)
+on the cases below: it finds the obfuscated-IP URLs as written but says nothing of the address behind
+them, and it does not find scheme-less `www.example.com/path`; so it is not better here. Candidates
+are therefore found with patterns that have no nested quantifiers and a bounded length, and only each
+bounded candidate is handed to `iocextract.refang_data`, which is linear (`hxxps[:]//evil[.]com` ->
+`https://evil.com`).
+
+Hosts are read as browsers read them (the WHATWG URL standard's IPv4 parser): `0x425c45de`, `1113343455`,
+`66.92.0x45.221` and octal `0251.0160.055.0107` are IPv4 addresses, so the URL is kept and `url_ip` gives
+the dotted address, never a "domain". Scheme-less `www.` names in text are URLs too, as mail clients
+linkify them.
 """
 
 from __future__ import annotations
 
 import bisect
-import html
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -33,7 +38,15 @@ BARE_DEFANGED_RE = re.compile(
     rf"(?i)(?<![\w.\-/@:\[\]])(?:[a-z0-9-]{{1,63}}(?:{_DEFANG}|\.)){{1,30}}[a-z]{{2,24}}(?![\w-])"
     rf"(?:[/?#][^{_STOP}]{{0,{MAX_URL_CHARS}}})?"
 )
+# A scheme-less `www.` name, as mail clients linkify it (`www.evil.example/login`).
+WWW_RE = re.compile(
+    rf"(?i)(?<![\w.\-/@:\[\]])www[0-9]{{0,3}}\.(?:[a-z0-9-]{{1,63}}\.){{1,30}}[a-z]{{2,24}}(?![\w-])"
+    rf"(?::[0-9]{{1,5}})?(?:[/?#][^{_STOP}]{{0,{MAX_URL_CHARS}}})?"
+)
+_WWW_ANY_RE = re.compile(r"(?i)www[0-9]{0,3}\.")
 _DEFANG_ANY_RE = re.compile(_DEFANG, re.IGNORECASE)
+# One part of a WHATWG IPv4 host: hex (0x...), octal (leading 0) or decimal; bounded in length.
+_IPV4_PART_RE = re.compile(r"0[xX][0-9A-Fa-f]{0,16}|0[0-7]{1,24}|[0-9]{1,20}")
 _DOT_WORD_RE = re.compile(r"\[dot\]|\(dot\)|\{dot\}|\{\.\}", re.IGNORECASE)
 _TRAIL = ".,;:!?'\"*"
 _PAIRS = {")": "(", "]": "[", "}": "{"}
@@ -43,16 +56,6 @@ _SIMPLE_URL_RE = re.compile(
     r"(?i)(https?|ftp)://((?:[a-z0-9_-]{1,63}\.){1,20}(?=[a-z0-9-]{0,62}[a-z])[a-z0-9-]{1,63})"
     r"((?::[0-9]{1,5})?(?:[/?#][^\s\\\[\]]*)?)"
 )
-
-# HTML. Comments are cut with str.find; tags are matched with `[^<>]*`, which stops at the next `<`, so
-# every character is looked at a bounded number of times whatever the markup.
-_LINK_TAG_RE = re.compile(r"<(a|area|base|form|button|input|iframe|frame|embed|script|meta)\s([^<>]*)>",
-                          re.IGNORECASE)
-_ANY_TAG_RE = re.compile(r"<[^<>]*>")
-_ATTR_RE = re.compile(r"""([^\s"'=<>/`]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
-_LINK_ATTRS = {"a": "href", "area": "href", "base": "href", "form": "action", "button": "formaction",
-               "input": "formaction", "iframe": "src", "frame": "src", "embed": "src", "script": "src"}
-
 
 def _trim(candidate: str) -> str:
     """Drop trailing punctuation and unbalanced closing brackets (`(see http://x.com/a).` -> `.../a`).
@@ -95,10 +98,9 @@ def normalize_url(candidate: str) -> str | None:
     try:
         url = validate_url("requestURL", candidate)
         parts = urlsplit(url)
-        host = parts.hostname or ""
     except ValueError:
         return None
-    if url_domain(url) is None and not _is_ip(host):
+    if url_domain(url) is None and url_ip(url) is None:
         return None
     return urlunsplit(parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()))
 
@@ -111,13 +113,54 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def url_domain(url: str) -> str | None:
-    """The DNS name of a URL's host (IDN as punycode), or None for an IP literal or an invalid name."""
+def whatwg_ipv4(host: str) -> str | None:
+    """The dotted IPv4 address a browser connects to for `host`, or None when the host is not an IPv4 one.
+
+    `0x425c45de`, `1113343455`, `66.92.0x45.221` and `0251.0160.055.0107` all give an address; a host whose
+    last label is not a number is a domain name. A numeric host that browsers reject (a part too large,
+    `09` as octal) is not an address either.
+    """
+    labels = host.split(".")
+    if len(labels) > 1 and labels[-1] == "":
+        labels.pop()
+    if not 1 <= len(labels) <= 4 or not labels[-1] or not ("0" <= labels[-1][0] <= "9"):
+        return None
+    nums = []
+    for label in labels:
+        if not _IPV4_PART_RE.fullmatch(label):
+            return None
+        if label[:2] in ("0x", "0X"):
+            nums.append(int(label[2:] or "0", 16))
+        elif len(label) > 1 and label[0] == "0":
+            if label.strip("01234567"):
+                return None
+            nums.append(int(label[1:], 8))
+        else:
+            nums.append(int(label))
+    if any(n > 255 for n in nums[:-1]) or nums[-1] >= 256 ** (5 - len(nums)):
+        return None
+    value = nums[-1] + sum(n << (8 * (3 - i)) for i, n in enumerate(nums[:-1]))
+    return str(ipaddress.IPv4Address(value))
+
+
+def url_ip(url: str) -> str | None:
+    """The canonical IP address of a URL's host (`http://0x425c45de/` -> `66.92.69.222`), or None."""
     try:
         host = urlsplit(url).hostname or ""
     except ValueError:
         return None
-    if not host or _is_ip(host):
+    if _is_ip(host):
+        return str(ipaddress.ip_address(host))
+    return whatwg_ipv4(host)
+
+
+def url_domain(url: str) -> str | None:
+    """The DNS name of a URL's host (IDN as punycode), or None for an IP host (however written) or an invalid name."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return None
+    if not host or _is_ip(host) or whatwg_ipv4(host):
         return None
     if not host.isascii():
         try:
@@ -140,6 +183,12 @@ def text_urls(text: str) -> Iterator[str]:
         url = cache.get(candidate) if candidate in cache else cache.setdefault(candidate, normalize_url(candidate))
         if url:
             yield url
+    if _WWW_ANY_RE.search(text):
+        for m in WWW_RE.finditer(text):
+            if bisect.bisect_right(spans, m.start()) % 2 == 0:
+                url = normalize_url("http://" + m.group(0))
+                if url:
+                    yield url
     if not _DEFANG_ANY_RE.search(text):
         return
     for m in BARE_DEFANGED_RE.finditer(text):
@@ -150,59 +199,3 @@ def text_urls(text: str) -> Iterator[str]:
             url = normalize_url("http://" + m.group(0))
             if url:
                 yield url
-
-
-def _strip_comments(doc: str) -> str:
-    out: list[str] = []
-    i = 0
-    while True:
-        j = doc.find("<!--", i)
-        if j < 0:
-            out.append(doc[i:])
-            break
-        out.append(doc[i:j])
-        k = doc.find("-->", j + 4)
-        if k < 0:
-            break
-        i = k + 3
-    return " ".join(out)
-
-
-def scan_html(doc: str) -> tuple[list[str], str]:
-    """The link targets (a/area href, form action, frame/script src, meta refresh) and the text of HTML.
-
-    Comments are dropped; tolerant of broken markup; linear in the size of the document.
-    """
-    doc = _strip_comments(doc)
-    links: list[str] = []
-    for m in _LINK_TAG_RE.finditer(doc):
-        tag, values = m.group(1).lower(), _attributes(m.group(2))
-        target = values.get(_LINK_ATTRS.get(tag, ""))
-        if target:
-            links.append(target)
-        if tag == "meta" and values.get("http-equiv", "").lower() == "refresh":
-            # content="0; url=https://evil.example/"
-            links.append(values.get("content", "").partition("=")[2].strip(" '\""))
-    return links, html.unescape(_ANY_TAG_RE.sub(" ", doc))
-
-
-def _attributes(text: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for am in _ATTR_RE.finditer(text):
-        name, raw = am.group(1).lower(), am.group(2)
-        if raw is None or name in values:
-            continue
-        if raw[:1] in ("'", '"'):
-            raw = raw[1:-1]
-        values[name] = html.unescape(raw)
-    return values
-
-
-def html_urls(doc: str) -> Iterator[str]:
-    """Every URL of an HTML document: link targets first, then URLs written in its text."""
-    links, visible = scan_html(doc)
-    for link in dict.fromkeys(links):
-        url = normalize_url(link)
-        if url:
-            yield url
-    yield from text_urls(visible)

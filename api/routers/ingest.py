@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
@@ -20,15 +18,11 @@ router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
                                             "required": True}})
 async def ingest_splunk(request: Request, user: WebhookIngester, client: ClientDep) -> Accepted:
     """A Splunk ES webhook alert action payload (`?token=` since webhooks cannot send headers)."""
-    from api.ingest import IngestError, parse_splunk
+    from api.ingest import IngestError, parse_splunk_body
 
     raw = await request.body()
     try:
-        payload: Any = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise HTTPException(422, f"body: not valid JSON ({e}); send the webhook's JSON payload") from None
-    try:
-        parsed = parse_splunk(payload, max_artifacts=request.app.state.settings.api_max_artifacts)
+        parsed = parse_splunk_body(raw, max_artifacts=request.app.state.settings.api_max_artifacts)
     except IngestError as e:
         raise HTTPException(422, f"{e.field}: {e.message}") from None
     return await ingest(request, client, parsed.container, "splunk", parsed.notes)

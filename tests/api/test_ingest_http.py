@@ -66,3 +66,42 @@ async def test_email_and_splunk_ingestion(dev_env, task_queue, assets_file, sim,
                 junk = await api.post("/api/v1/ingest/email", content=b"\x00\x01\x02 not a mail",
                                       headers={**auth("automation"), "content-type": "message/rfc822"})
                 assert junk.status_code == 422
+
+
+async def test_hostile_ingestion_over_http(dev_env, task_queue, assets_file, sim, tmp_path):
+    """Content decides dedup, and input that used to raise (RecursionError, giant headers) is 202 or 422, never 500."""
+    async with run_stack(dev_env.client, task_queue, assets_file) as stack:
+        settings = stack.settings.model_copy(update={"data_dir": tmp_path / "data"})
+        with run_api(settings, dev_env.client) as base:
+            async with http(base) as api:
+                hdrs = {**auth("automation"), "content-type": "message/rfc822"}
+                mid = f"<{uuid.uuid4().hex}@sender.example>"
+
+                def mail(body: str, extra: str = "") -> bytes:
+                    return f"From: a@sender.example\r\nSubject: s\r\nMessage-ID: {mid}\r\n{extra}\r\n{body}".encode()
+
+                benign = await api.post("/api/v1/ingest/email", content=mail("Lunch?"), headers=hdrs)
+                hostile = await api.post("/api/v1/ingest/email", content=mail("https://evil.example/x"),
+                                         headers=hdrs)
+                assert benign.status_code == hostile.status_code == 202, hostile.text
+                assert not hostile.json()["duplicate"]
+                assert hostile.json()["container_id"] != benign.json()["container_id"]
+                again = await api.post("/api/v1/ingest/email", content=mail("Lunch?"), headers=hdrs)
+                assert again.json()["duplicate"] and again.json()["container_id"] == benign.json()["container_id"]
+
+                parens = await api.post("/api/v1/ingest/email", headers=hdrs,
+                                        content=b"From: " + b"(" * 496 + b"\r\nSubject: p\r\n\r\nhttp://p.example/")
+                assert parens.status_code == 202, parens.text
+                giant = await api.post("/api/v1/ingest/email", headers=hdrs,
+                                       content=mail("x", "Subject: " + "A" * 3_000_000 + "\r\n" +
+                                                    "".join(f"X-H{i}: v\r\n" for i in range(50_000))))
+                assert giant.status_code == 202, giant.text
+
+                token = {"token": "demo-automation-token"}
+                deep = await api.post("/api/v1/ingest/splunk", params=token, content=b"[" * 50_000 + b"]" * 50_000,
+                                      headers={"content-type": "application/json"})
+                assert deep.status_code == 422 and deep.json()["detail"].startswith("body: JSON nested too deeply")
+                big_int = await api.post("/api/v1/ingest/splunk", params=token,
+                                         content=b'{"sid": "s", "result": {"count": ' + b"9" * 5000 + b"}}",
+                                         headers={"content-type": "application/json"})
+                assert big_int.status_code == 422 and big_int.json()["detail"].startswith("body: not valid JSON")

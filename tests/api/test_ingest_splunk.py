@@ -28,16 +28,24 @@ def payload(**result) -> dict:
     return p
 
 
+def splunk_id(p: dict) -> tuple[str, str]:
+    """(the Splunk part, the result hash) of the container's source_data_identifier."""
+    ident, _, digest = parse_splunk(p).container.source_data_identifier.rpartition("#")
+    assert len(digest) == 64 and int(digest, 16) >= 0
+    return ident, digest
+
+
 def test_vendor_example_mapped_exactly():
     r = parse_splunk(VENDOR_EXAMPLE)
     assert r.notes == []
+    digest = splunk_id(VENDOR_EXAMPLE)[1]
     assert r.container.model_dump(exclude_none=True) == {
         "name": "Brute Force Access Behavior Detected",
         "label": "notable",
         "severity": Severity.HIGH,
         "sensitivity": "amber",
         "status": "new",
-        "source_data_identifier": SID,
+        "source_data_identifier": f"{SID}#{digest}",
         "description": (
             "Search: Access - Brute Force Access Behavior Detected - Rule\n"
             "Splunk results: https://splunk:8000/app/SplunkEnterpriseSecuritySuite/@go?sid=...\n"
@@ -122,12 +130,32 @@ def test_structural_errors(body, field, words):
 
 def test_same_alert_twice_same_identifier():
     assert parse_splunk(VENDOR_EXAMPLE).container.source_data_identifier == \
-        parse_splunk(copy.deepcopy(VENDOR_EXAMPLE)).container.source_data_identifier == SID
+        parse_splunk(copy.deepcopy(VENDOR_EXAMPLE)).container.source_data_identifier
+    assert splunk_id(VENDOR_EXAMPLE)[0] == SID
     a = parse_splunk(payload(orig_rid="3")).container.source_data_identifier
-    assert a == f"{SID}/3" == parse_splunk(payload(orig_rid="3")).container.source_data_identifier
+    assert a.startswith(f"{SID}/3#") and a == parse_splunk(payload(orig_rid="3")).container.source_data_identifier
     assert parse_splunk(payload(orig_rid="4")).container.source_data_identifier != a
     ev = "F1C2E3D4-0000-4000-8000-000000000001@@notable@@0123456789abcdef0123456789abcdef"
-    assert parse_splunk(payload(event_id=ev, orig_rid="3")).container.source_data_identifier == ev
+    assert splunk_id(payload(event_id=ev, orig_rid="3"))[0] == ev
+    # Key order in the JSON does not matter: the hash is over the canonical form.
+    shuffled = copy.deepcopy(VENDOR_EXAMPLE)
+    shuffled["result"] = dict(reversed(list(shuffled["result"].items())))
+    assert splunk_id(shuffled) == splunk_id(VENDOR_EXAMPLE)
+
+
+def test_reused_sid_with_another_result_is_not_a_duplicate():
+    # An attacker (or a buggy forwarder) replaying a known sid with other fields must not be merged into the
+    # earlier container, where its indicators would never reach a playbook.
+    benign, hostile = payload(), payload(src="185.220.101.34", url="https://evil.example/drop")
+    assert splunk_id(benign)[0] == splunk_id(hostile)[0] == SID
+    assert splunk_id(benign)[1] != splunk_id(hostile)[1]
+
+
+def test_long_sid_keeps_the_whole_hash():
+    p = payload()
+    p["sid"] = "s" * 600
+    ident, digest = splunk_id(p)
+    assert len(ident) + 1 + len(digest) == 512 and ident == "s" * 447
 
 
 def test_name_precedence():
