@@ -20,6 +20,7 @@ log = logging.getLogger("soar.api")
 UPDATE_ERROR_STATUS = {
     "PromptNotFound": 404, "PromptClosed": 409, "OptionNotOffered": 422, "RoleNotAllowed": 403,
     "ContainerClosed": 409, "UnknownPlaybook": 422, "TooManyArtifacts": 422, "NotReady": 409,
+    "ApprovalInvalid": 403,
 }
 
 

@@ -74,6 +74,9 @@ def register(app: typer.Typer) -> None:
         for k, v in DEMO_ENV.items():
             env.setdefault(k, v)
             os.environ.setdefault(k, v)
+        from core.approvals import init_keys
+
+        init_keys(s.signing_key_path, s.trusted_keys_path, s.approval_key_id)  # dev default
         _check_config(s)
         env.setdefault("SOAR_TEMPORAL_ADDRESS", f"127.0.0.1:{s.dev_server_port}")
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")

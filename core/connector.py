@@ -321,27 +321,50 @@ def parse_params(spec: ActionSpec, params: Mapping[str, Any]) -> BaseModel:
         raise InvalidParameter(f"{spec.name}: parameter '{where}': {msg}") from None
 
 
+def target_of(spec: ActionSpec, params: BaseModel) -> str:
+    """The validated value of the action's target parameter ('' when it has none)."""
+    v = getattr(params, spec.target, None) if spec.target else None
+    return "" if v is None else str(v)
+
+
+def raw_target(spec: ActionSpec, params: Mapping[str, Any]) -> str:
+    """The target parameter's value as given (under its name or a Splunk alias); '' when absent."""
+    if spec.target is None:
+        return ""
+    alias = spec.params.model_fields[spec.target].validation_alias
+    names = [spec.target, *(c for c in getattr(alias, "choices", ()) if isinstance(c, str))]
+    v = next((params[n] for n in names if params.get(n) not in (None, "")), None)
+    return "" if v is None else str(v)
+
+
+Authorize = Callable[[ActionSpec, BaseModel], None]
+
+
+def no_authority(spec: ActionSpec, params: BaseModel) -> None:
+    """The default for high-impact actions: nobody approved them."""
+    raise ApprovalRequired(
+        f"'{spec.name}' is high impact and needs an analyst's approval; run it from a playbook after a "
+        "prompt (or from the command line with an audited operator approval)")
+
+
 async def execute(connector: Connector[Any, Any], spec: ActionSpec, inp: ActionInput, asset: AssetConfig,
                   client: Closeable, heartbeat: Callable[..., None] | None = None,
-                  approved: bool = False) -> ActionResult:
+                  authorize: Authorize = no_authority) -> ActionResult:
     """Run one action: check the asset, validate parameters, enforce approval, call the connector.
 
-    `approved` says the caller has verified an analyst's approval for this action and target
-    (`core.approvals`); a high-impact action refuses to run without it.
+    For a high-impact action `authorize(spec, params)` must pass: it verifies the signed approval against
+    this action, target and container (`core.approvals.check_action`) and raises otherwise.
 
     Raises:
-        InvalidParameter, ApprovalRequired, ConfigError, or a ConnectorError from the connector.
+        InvalidParameter, ApprovalRequired, ApprovalInvalid, ConfigError, or a ConnectorError.
     """
     if asset.connector != connector.name:
         raise ConfigError("assets", f"asset '{asset.asset_name}'", "app",
                           f"asset is a {asset.app} asset, not {connector.app}",
                           f"run {connector.title} actions on a {connector.app} asset")
     params = parse_params(spec, inp.params)
-    if is_high_impact(spec, asset) and not approved:
-        raise ApprovalRequired(
-            f"'{spec.name}' on asset '{asset.asset_name}' is high impact and needs an analyst's approval; "
-            "run it from a playbook after a prompt (or with --approve-as on the command line)"
-        )
+    if is_high_impact(spec, asset):
+        authorize(spec, params)
     ctx: ActionContext[Any, Any] = ActionContext(
         asset=asset, config=asset.settings, client=client, container_id=inp.container_id,
         correlation_id=inp.correlation_id, heartbeat=heartbeat or _no_heartbeat)

@@ -5,6 +5,7 @@ per connector (its `client.py`), and into Temporal `ApplicationError` at the act
     ├── ConfigError               a config file is wrong: names the file, entry, field and the fix
     ├── AssetUnavailable          the asset's configuration is wrong; the message says why (never retried)
     ├── ApprovalRequired          a high-impact action ran without an analyst's approval (never retried)
+    ├── ApprovalInvalid           its approval is forged, expired or for another action/target (never retried)
     └── ConnectorError            anything a connector action can raise
         ├── InvalidParameter      the parameter is not an IP/hash/URL/...; raised before any request
         ├── AuthError             401/403: credentials or scope wrong (never retried)
@@ -55,6 +56,10 @@ class ApprovalRequired(SoarError):
     """A high-impact action was asked to run without an analyst's approval."""
 
 
+class ApprovalInvalid(SoarError):
+    """An approval did not verify: bad signature, unknown key, expired, or for another prompt/action/target."""
+
+
 class ConnectorError(SoarError):
     """Base of the errors a connector action raises."""
 
@@ -97,6 +102,7 @@ NON_RETRYABLE_TYPES: list[str] = [
     "ConfigError",
     "AssetUnavailable",
     "ApprovalRequired",
+    "ApprovalInvalid",
     "InvalidParameter",
     "AuthError",
     "NotFound",

@@ -10,11 +10,23 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.approvals import Keyring, check_action, trusted
 from core.config.assets import Assets, UnavailableAsset, load_assets
-from core.connector import ActionSpec, AssetConfig, Closeable, Connector, execute, is_high_impact, scrub
+from core.connector import (
+    ActionSpec,
+    AssetConfig,
+    Closeable,
+    Connector,
+    execute,
+    is_high_impact,
+    raw_target,
+    scrub,
+    target_of,
+)
 from core.errors import AssetUnavailable, ConfigError, SoarError
 from core.models import ActionInput, ActionResult, AssetRoute
 from core.temporal import asset_task_queue
@@ -30,8 +42,9 @@ class AssetStore:
     """
 
     def __init__(self, assets: Assets, connectors: Mapping[str, Connector[Any, Any]],
-                 playbook_queue: str = "soar-playbooks") -> None:
+                 playbook_queue: str = "soar-playbooks", keyring: Keyring | None = None) -> None:
         self.assets = assets.available
+        self.keyring = keyring
         self.unavailable: dict[str, UnavailableAsset] = dict(assets.unavailable)
         self.connectors = dict(connectors)
         self.playbook_queue = playbook_queue
@@ -41,13 +54,16 @@ class AssetStore:
 
     @classmethod
     def load(cls, path: Path, connectors: Mapping[str, Connector[Any, Any]],
-             playbook_queue: str = "soar-playbooks") -> AssetStore:
+             playbook_queue: str = "soar-playbooks", keyring: Keyring | None = None) -> AssetStore:
         """Load the assets file against the given connectors.
+
+        Args:
+            keyring: the approval keys high-impact actions verify with (default: the process's trusted keys).
 
         Raises:
             ConfigError: the file itself is unusable (see `load_assets`).
         """
-        return cls(load_assets(path, connectors), connectors, playbook_queue)
+        return cls(load_assets(path, connectors), connectors, playbook_queue, keyring)
 
     def get(self, name: str) -> AssetConfig:
         """The asset called `name`.
@@ -105,7 +121,7 @@ class AssetStore:
         return out
 
     async def run(self, spec: ActionSpec, inp: ActionInput, heartbeat: Callable[..., None] | None = None,
-                  approved: bool | None = None) -> ActionResult:
+                  ) -> ActionResult:
         """Run an action on the asset named in `inp` (outside or inside Temporal).
 
         Read-only actions of an asset with `cache_ttl_s > 0` are answered from a per-process cache, and
@@ -113,14 +129,19 @@ class AssetStore:
         and vendor quotas are scarce.
 
         Raises:
-            AssetUnavailable, ConfigError, InvalidParameter, ApprovalRequired, or the connector's errors.
+            AssetUnavailable, ConfigError, InvalidParameter, ApprovalRequired, ApprovalInvalid, or the
+            connector's errors.
         """
         asset = self.get(inp.asset)
         connector = self.connector_of(asset)
-        ok = inp.approval is not None if approved is None else approved
+
+        def authorize(spec: ActionSpec, params: BaseModel) -> None:
+            check_action(self.keyring or trusted(), inp.approval, action_names=spec.names,
+                         targets=(raw_target(spec, inp.params), target_of(spec, params)),
+                         connector=asset.connector, container_id=inp.container_id)
 
         def call() -> Any:
-            return execute(connector, spec, inp, asset, self.client(asset), heartbeat, approved=ok)
+            return execute(connector, spec, inp, asset, self.client(asset), heartbeat, authorize=authorize)
 
         ttl = asset.settings.cache_ttl_s
         if not spec.read_only or ttl <= 0 or spec.name == "test connectivity":

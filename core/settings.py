@@ -56,12 +56,30 @@ class Settings(BaseSettings):
     encryption_old_keys: dict[str, SecretStr] = Field(default_factory=dict)
     codec_cors_origins: list[str] = Field(default_factory=list, description="Extra Web UI origins for /codec")
 
+    # Approvals: the API signs analysts' decisions (private key); workers verify them (public keys)
+    approval_private_key_file: Path | None = Field(default=None, description="Default <data_dir>/keys/...")
+    approval_public_keys_file: Path | None = Field(default=None, description="Default <data_dir>/keys/...")
+    approval_key_id: str = "k1"
+    approval_valid_s: float = Field(default=3600.0, gt=0, le=86_400,
+                                    description="How long a signed approval lets its actions start")
+
     # Worker
     worker_metrics_port: int | None = None
     # Workflows kept in memory (~200 KB each); an evicted one is rebuilt from history when it next wakes.
     worker_max_cached_workflows: int = 1500
     log_level: str = "INFO"
     log_json: bool = True
+
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The API's approval signing key (default `<data_dir>/keys/approval-signing.key`)."""
+        return self.approval_private_key_file or self.data_dir / "keys" / "approval-signing.key"
+
+    @property
+    def trusted_keys_path(self) -> Path:
+        """The approval public keys workers trust (default `<data_dir>/keys/approval-public-keys.json`)."""
+        return self.approval_public_keys_file or self.data_dir / "keys" / "approval-public-keys.json"
 
 
 @lru_cache

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from core.approvals import init_keys
 from core.settings import get_settings
 from core.temporal import SEARCH_ATTRIBUTES, dev_server_path, test_server_path
 from simulator.credentials import DEMO_ENV
@@ -25,7 +27,13 @@ from tests.helpers.servers import ServerThread
 for _k, _v in DEMO_ENV.items():
     os.environ.setdefault(_k, _v)
 os.environ.setdefault("SOAR_LOG_JSON", "true")
+# One approval key pair for the session (the API signs, workers verify), in a directory of its own.
+_KEYS = Path(tempfile.mkdtemp(prefix="soar-test-keys-"))
+os.environ.setdefault("SOAR_APPROVAL_PRIVATE_KEY_FILE", str(_KEYS / "approval-signing.key"))
+os.environ.setdefault("SOAR_APPROVAL_PUBLIC_KEYS_FILE", str(_KEYS / "approval-public-keys.json"))
 get_settings.cache_clear()
+init_keys(get_settings().signing_key_path, get_settings().trusted_keys_path,
+          get_settings().approval_key_id)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -20,9 +20,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.catalogue import CONNECTORS
+    from core.approvals import SignedApproval
     from core.cef import defang
-    from core.connector import ActionSpec, snake
-    from core.models import ActionInput, ActionResult, Approval, AssetRoute
+    from core.connector import ActionSpec, raw_target, snake
+    from core.models import ActionInput, ActionResult, AssetRoute
     from core.temporal import CONNECTOR_RETRY
 
 ACTION_HEARTBEAT = timedelta(seconds=10)  # the activity wrapper beats every 2 s
@@ -49,14 +50,7 @@ class ResolvedAction:
     @property
     def target(self) -> str:
         """The value of the action's target parameter (what it acts on), or ''."""
-        if self.spec is None or self.spec.target is None:
-            return ""
-        v = self.params.get(self.spec.target)
-        if v is None:  # given under an alias (Splunk's `user` for `username`)
-            alias = self.spec.params.model_fields[self.spec.target].validation_alias
-            names = getattr(alias, "choices", ())
-            v = next((self.params[n] for n in names if isinstance(n, str) and n in self.params), None)
-        return "" if v is None else str(v)
+        return raw_target(self.spec, self.params) if self.spec is not None else ""
 
     @property
     def high_impact(self) -> bool:
@@ -113,7 +107,7 @@ def resolve(routes: dict[str, AssetRoute], asset: str, action: str, params: dict
 
 
 async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: str,
-                     approval: Approval | None = None, label: str | None = None,
+                     approval: SignedApproval | None = None, label: str | None = None,
                      priority: Priority | None = None) -> ActionResult:
     """Run a resolved action as an activity on its asset's queue.
 

@@ -185,6 +185,8 @@ class ContainerWorkflow:
             self.state.promoted_template = e.promote_template
             self._add_comment(e.author, f"Promoted to case with template '{e.promote_template}'")
         if e.artifacts:
+            for a in e.artifacts:
+                a.added_by = a.added_by or e.author
             room = MAX_ARTIFACTS - len(c.artifacts)
             c.artifacts.extend(e.artifacts[:max(room, 0)])
             if len(e.artifacts) > room:

@@ -31,10 +31,10 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from core.approvals import AuthorizedAction, SignedApproval
     from core.models import (
         ActionRecord,
         ActionResult,
-        Approval,
         Artifact,
         Container,
         ContainerEvent,
@@ -43,14 +43,15 @@ with workflow.unsafe.imports_passed_through():
         Prompt,
         PromptAck,
         PromptResponse,
-        PromptState,
         RunStatus,
         Severity,
         Status,
+        Target,
     )
-    from core.temporal import SA_AWAITING_PROMPT, SA_STATUS
+    from core.temporal import SA_STATUS
     from workflows.actions import resolve, run_action
     from workflows.ids import playbook_search_attributes, playbook_workflow_id, prompt_id
+    from workflows.prompts import PromptDesk, fmt_wait
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -72,14 +73,9 @@ class Decision:
 
     option: str
     responder: str | None
-    approval: Approval | None
+    approval: SignedApproval | None
     timed_out: bool
     prompt: Prompt
-
-
-def _fmt_wait(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m}m {s}s" if m else f"{s}s"
 
 
 P = TypeVar("P", bound="type[Playbook]")
@@ -134,8 +130,7 @@ class Playbook:
     def __init__(self) -> None:
         self._inp: PlaybookInput | None = None
         self._records: list[ActionRecord] = []
-        self._prompts: dict[str, Prompt] = {}
-        self._next_steps: dict[str, dict[str, str]] = {}
+        self._desk = PromptDesk()
         self._index = 0
         self._prompt_seq = 0
         self._pending = ContainerEvent(author="")
@@ -181,7 +176,7 @@ class Playbook:
         return self.inp.container.id or ""
 
     # ---- connector actions --------------------------------------------------------------------------
-    async def act(self, asset: str, action: str, *, approval: Approval | None = None,
+    async def act(self, asset: str, action: str, *, approval: SignedApproval | None = None,
                   **params: Any) -> ActionResult:
         """Run a connector action and record it for the report.
 
@@ -189,7 +184,7 @@ class Playbook:
             asset: an asset name (`virustotal_prod`), or a connector name (`virustotal`) when exactly one
                 asset of it is configured.
             action: the action's name, ours or a Splunk app's (`"url reputation"`, `"disable account"`).
-            approval: the analyst's approval, required by high-impact actions.
+            approval: the analyst's signed approval (`Decision.approval`), required by high-impact actions.
             **params: the action's parameters; its target parameter names what the report shows.
 
         Returns:
@@ -215,7 +210,9 @@ class Playbook:
     # ---- analyst prompts ----------------------------------------------------------------------------
     async def prompt(self, *, role: str, message: str, options: list[str], on_timeout: str,
                      respond_in: timedelta = timedelta(minutes=15),
-                     next_steps: dict[str, str] | None = None) -> Decision:
+                     next_steps: dict[str, str] | None = None,
+                     authorizes: dict[str, list[AuthorizedAction]] | None = None,
+                     targets: list[Target] | None = None) -> Decision:
         """Ask analysts holding `role`; wait durably until answered or `respond_in` passes.
 
         Args:
@@ -225,6 +222,9 @@ class Playbook:
             on_timeout: the safe default taken when nobody answers in time (one of `options`).
             respond_in: the deadline (15 minutes by default).
             next_steps: per option, what happens next (the API tells the analyst).
+            authorizes: per option, the high-impact actions (and targets) an analyst choosing it approves;
+                the signed approval carries exactly these, and the actions check them.
+            targets: what the prompt asks to act on and where each came from (shown to the analyst).
         """
         if on_timeout not in options:
             raise ApplicationError(f"on_timeout {on_timeout!r} is not one of the options", non_retryable=True)
@@ -237,39 +237,22 @@ class Playbook:
         now = workflow.now()
         p = Prompt(id=pid, container_id=self.container_id, playbook=self.meta.name,
                    workflow_id=workflow.info().workflow_id, role=role, message=message, options=options,
-                   on_timeout=on_timeout, created=now, deadline=now + respond_in)
-        self._prompts[pid] = p
-        self._next_steps[pid] = next_steps or {}
-        workflow.upsert_search_attributes([SA_AWAITING_PROMPT.value_set(True)])
-        workflow.upsert_memo({"prompt": p.model_dump(mode="json")})
-        workflow.set_current_details(
-            f"Waiting for **{role}** until {p.deadline:%Y-%m-%d %H:%M:%S} UTC\n\n{message}\n\n"
-            f"Options: {', '.join(options)} (default on timeout: {on_timeout})\n\nPrompt id: `{pid}`"
-        )
+                   on_timeout=on_timeout, created=now, deadline=now + respond_in,
+                   authorizes=authorizes or {}, targets=targets or [], started_by=self.inp.run_as)
+        self._desk.open(p, next_steps)
         self._stage(awaiting_prompt=True, prompts_opened=[p])
         await self.flush()
-        timed_out = False
-        try:
-            await workflow.wait_condition(
-                lambda: p.state != PromptState.PENDING, timeout=respond_in,
-                timeout_summary=f"prompt deadline: {role} ({_fmt_wait(respond_in.total_seconds())})")
-        except TimeoutError:
-            timed_out = True
+        timed_out = await self._desk.wait(p, respond_in)
         waited = (workflow.now() - now).total_seconds()
-        workflow.upsert_search_attributes([SA_AWAITING_PROMPT.value_set(False)])
-        workflow.upsert_memo({"prompt": None})
-        workflow.set_current_details("")
+        self._desk.close(p, expired=timed_out or p.response is None)
         if timed_out or p.response is None:
-            p.state = PromptState.EXPIRED
             option, responder, approval = on_timeout, None, None
-            self.comment(f"No response from {role} within {_fmt_wait(respond_in.total_seconds())}; "
+            self.comment(f"No response from {role} within {fmt_wait(respond_in.total_seconds())}; "
                          f"took the default: {on_timeout}.")
-            msg = f'No response in {_fmt_wait(waited)}; default "{on_timeout}"'
+            msg = f'No response in {fmt_wait(waited)}; default "{on_timeout}"'
         else:
             r = p.response
-            option, responder = r.option, r.responder
-            approval = Approval(prompt_id=pid, responder=r.responder, option=r.option,
-                                approved_at=r.responded_at or workflow.now())
+            option, responder, approval = r.option, r.responder, r.approval
             msg = f'Response: "{option}" by {responder}'
             if r.comment:
                 self.comment(f'{responder} answered "{option}" ({pid}): {r.comment}')
@@ -284,35 +267,17 @@ class Playbook:
 
     @workflow.update
     async def respond(self, r: PromptResponse) -> PromptAck:
-        """An analyst's answer to a pending prompt of this run."""
-        p = self._prompts[r.prompt_id]
-        r.responded_at = workflow.now()
-        p.response = r
-        p.state = PromptState.ANSWERED
-        nxt = self._next_steps.get(p.id, {}).get(r.option, "the playbook continues")
-        return PromptAck(prompt_id=p.id, option=r.option, next_step=nxt,
-                         waited_s=(r.responded_at - p.created).total_seconds())
+        """An analyst's answer to a pending prompt of this run (signed by the API)."""
+        return self._desk.accept(r)
 
     @respond.validator
     def _validate_respond(self, r: PromptResponse) -> None:
-        p = self._prompts.get(r.prompt_id)
-        if p is None:
-            raise ApplicationError(f"no prompt {r.prompt_id} in this run", type="PromptNotFound")
-        if p.state != PromptState.PENDING:
-            raise ApplicationError(f"prompt {p.id} is already {p.state.value}", type="PromptClosed")
-        if workflow.now() >= p.deadline:
-            raise ApplicationError(f"prompt {p.id} expired at {p.deadline.isoformat()}", type="PromptClosed")
-        if r.option not in p.options:
-            raise ApplicationError(f"option {r.option!r} is not offered; choose one of: {', '.join(p.options)}",
-                                   type="OptionNotOffered")
-        if p.role not in r.responder_roles and "admin" not in r.responder_roles:
-            raise ApplicationError(f"prompt {p.id} is addressed to role {p.role}; {r.responder} lacks it",
-                                   type="RoleNotAllowed")
+        self._desk.validate(r)
 
     @workflow.query
     def prompts(self) -> list[Prompt]:
         """Every prompt of this run."""
-        return list(self._prompts.values())
+        return list(self._desk.prompts.values())
 
     @workflow.query
     def records(self) -> list[ActionRecord]:

@@ -10,14 +10,13 @@ from core.models.container import (
     Severity,
     Status,
 )
-from core.models.prompts import Approval, Prompt, PromptAck, PromptResponse, PromptState
+from core.models.prompts import Prompt, PromptAck, PromptResponse, PromptState, Target
 from core.models.runs import PlaybookInput, PlaybookOutcome, PlaybookRun, RunStatus
 
 __all__ = [
     "ActionInput",
     "ActionRecord",
     "ActionResult",
-    "Approval",
     "Artifact",
     "AssetRoute",
     "Comment",
@@ -34,4 +33,5 @@ __all__ = [
     "Sensitivity",
     "Severity",
     "Status",
+    "Target",
 ]

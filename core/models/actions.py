@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from core.models.prompts import Approval
+from core.approvals import SignedApproval
 
 
 class ActionInput(BaseModel):
@@ -15,7 +15,7 @@ class ActionInput(BaseModel):
 
     asset: str
     params: dict[str, Any] = Field(default_factory=dict)
-    approval: Approval | None = None
+    approval: SignedApproval | None = Field(default=None, description="An analyst's signed approval")
     container_id: str | None = None
     correlation_id: str | None = Field(
         default=None, description="Stable id of this action within a run; makes side effects idempotent"

@@ -51,6 +51,8 @@ class Artifact(BaseModel):
     severity: Severity = Severity.MEDIUM
     source_data_identifier: str | None = Field(default=None, max_length=512)
     tags: list[str] = Field(default_factory=list, max_length=50)
+    added_by: str | None = Field(default=None, max_length=256,
+                                 description="Who added it: the ingesting user, an analyst or a playbook")
 
     @field_validator("cef")
     @classmethod
@@ -119,6 +121,14 @@ class Container(BaseModel):
             if found:
                 return found[0]
         return None
+
+    def provenance(self, value: str) -> str:
+        """Where `value` came from: `artifact 2 "EDR detection" (added by ingest:automation_user)`."""
+        for i, a in enumerate(self.artifacts, 1):
+            if value in (v for v in a.cef.values() if isinstance(v, str)):
+                by = f" (added by {a.added_by})" if a.added_by else ""
+                return f'artifact {i} "{a.name}"{by}'
+        return "not in the artifacts"
 
     def indicators(self, kind: str) -> list[str]:
         """Distinct indicators of a kind (`url`, `hash`, `ip`, `domain`, `host`, `user`, `email`), in order."""

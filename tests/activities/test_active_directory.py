@@ -346,7 +346,7 @@ def test_cli_disable_needs_and_takes_approval(samba_dc: SambaDC, admin: ldap3.Co
                                               new_user: Callable[..., str]) -> None:
     name = new_user()
     path = write_assets(tmp_path / "assets.json", ad_assets(samba_dc))
-    env = dict(os.environ, AD_TEST_PASSWORD=samba_dc.admin_password)
+    env = dict(os.environ, AD_TEST_PASSWORD=samba_dc.admin_password, SOAR_DATA_DIR=str(tmp_path / "data"))
 
     def soar(*args: str) -> tuple[int, dict[str, Any]]:
         cmd = [str(ROOT / ".venv/bin/soar"), "action", "run", "ad", *args, "--assets", str(path)]
@@ -356,7 +356,8 @@ def test_cli_disable_needs_and_takes_approval(samba_dc: SambaDC, admin: ldap3.Co
     code, out = soar("disable user", "--param", f"username={name}")
     assert code == 2 and out["error"] == "ApprovalRequired"
     assert read_user(admin, samba_dc, name)["userAccountControl"] == 512
-    code, out = soar("disable user", "--param", f"username={name}", "--approve-as", "alice")
+    code, out = soar("disable user", "--param", f"username={name}", "--approve-as", "alice",
+                     "--operator-reason", "account takeover, IR-77")
     assert code == 0 and out["message"] == f"{name} disabled (was enabled)"
     assert out["summary"]["starting_status"] == "enabled" and samba_uac(samba_dc, name) == 514
 

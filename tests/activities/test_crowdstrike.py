@@ -10,7 +10,6 @@ import os
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from activities.crowdstrike import CONNECTOR
+from core.approvals import load_keyring
 from core.errors import (
     ApprovalRequired,
     AssetUnavailable,
@@ -30,19 +30,17 @@ from core.errors import (
     VendorResponseError,
     VendorUnavailable,
 )
-from core.models import ActionInput, ActionResult, Approval
+from core.models import ActionInput, ActionResult
 from core.runtime import AssetStore
-from core.settings import ROOT
+from core.settings import ROOT, get_settings
 from simulator.credentials import CS_CLIENT_ID, CS_CLIENT_SECRET, DEMO_ENV
-from tests.activities.conftest import ConnectorRunner
+from tests.activities.conftest import ConnectorRunner, sign_approval
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.servers import ServerThread
 
 Act = Callable[..., Awaitable[ActionResult]]
 HOST = "WORKSTATION-042"
 HOST_ID = hashlib.md5(HOST.lower().encode()).hexdigest()
-APPROVAL = Approval(prompt_id="prompt-1", responder="alice", option="Quarantine",
-                    approved_at=datetime.now(UTC))
 
 
 def cs_assets(base_url: str, **conf: Any) -> list[dict[str, Any]]:
@@ -53,7 +51,8 @@ def cs_assets(base_url: str, **conf: Any) -> list[dict[str, Any]]:
 
 
 def make_store(path: Path) -> AssetStore:
-    return AssetStore.load(path, {"crowdstrike": CONNECTOR})
+    return AssetStore.load(path, {"crowdstrike": CONNECTOR},
+                           keyring=load_keyring(get_settings().trusted_keys_path))
 
 
 @pytest.fixture
@@ -281,10 +280,18 @@ def test_cli_quarantine(sim: Any, tmp_path: Path) -> None:
     refused = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and json.loads(refused.stdout)["error"] == "ApprovalRequired"
     assert sim.state()["calls"].get("crowdstrike", 0) == 0
-    ok = subprocess.run([*cmd, "--approve-as", "alice"], cwd=ROOT, env=env, capture_output=True, text=True,
-                        timeout=120)
+    env["SOAR_DATA_DIR"] = str(tmp_path / "data")
+    no_reason = subprocess.run([*cmd, "--approve-as", "alice"], cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=120)
+    assert no_reason.returncode == 2 and "--operator-reason" in json.loads(no_reason.stdout)["message"]
+    assert sim.state()["calls"].get("crowdstrike", 0) == 0
+    ok = subprocess.run([*cmd, "--approve-as", "alice", "--operator-reason", "IR ticket 42: ransomware beacon"],
+                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["message"] == f"{HOST} isolated" and effects(sim)["contained"] == [HOST]
+    audit = [json.loads(line) for line in (tmp_path / "data" / "audit" / "operator-approvals.jsonl").open()]
+    assert [(a["kind"], a["responder"], a["action"], a["target"], a["reason"]) for a in audit] == [
+        ("operator_approval", "alice", "quarantine device", HOST, "IR ticket 42: ransomware beacon")]
     test = subprocess.run([".venv/bin/soar", "asset", "test", "crowdstrike", "--assets", str(assets)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert test.returncode == 0 and "connectivity OK" in test.stdout
@@ -357,7 +364,8 @@ async def test_against_independent_documented_server(tmp_path: Path) -> None:
 
         async def go(action: str, host: str) -> ActionResult:
             return await store.run(CONNECTOR.find(action), ActionInput(
-                asset="cs_doc", params={"hostname": host}, approval=APPROVAL))
+                asset="cs_doc", params={"hostname": host}, container_id="SOAR-DOC",
+                approval=sign_approval(action, host, "crowdstrike", "SOAR-DOC")))
 
         r = await go("quarantine device", "FIN-LT-07")
         assert r.message == "FIN-LT-07 isolated" and r.summary["local_ip"] == "10.1.2.3"

@@ -25,9 +25,10 @@ from temporalio.worker import Worker
 from api.app import create_app
 from api.prom import REGISTRY, ActionMetricsInterceptor, start_worker_metrics_server
 from api.routers.metrics import stable_id
-from core.models import ActionResult, Artifact, Container, PromptResponse, RunStatus, Severity, Status
+from core.models import ActionResult, Artifact, Container, RunStatus, Severity, Status
 from core.report import build_report
 from tests.helpers.config import example_assets, write_assets
+from tests.helpers.prompts import answer
 from tests.helpers.servers import ServerThread
 from tests.helpers.stack import Stack, run_stack
 from workflows.messages import AnalystChange, ContainerView, RunPlaybookRequest
@@ -90,9 +91,7 @@ async def _scenario(stack: Stack) -> dict[str, str]:
     v = await stack.wait_for(ids["answered"], lambda v: bool(v.pending_prompts), timeout=60)
     p = v.pending_prompts[0]
     await asyncio.sleep(0.3)  # a measurable analyst response time
-    await stack.client.get_workflow_handle(p.workflow_id).execute_update(
-        "respond", PromptResponse(prompt_id=p.id, option="Isolate Host", responder="bob",
-                                  responder_roles=["soc_tier2", "analyst"]))
+    await answer(stack.client, p, "Isolate Host", roles=("soc_tier2", "analyst"))
     return ids
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
-from activities import discover_connectors
 from core.models import Container
 from core.runtime import AssetStore
 from core.settings import ROOT, Settings
@@ -59,11 +58,11 @@ class Stack:
 async def run_stack(client: Client, task_queue: str, assets_file: Path,
                     triggers_file: Path | None = None) -> AsyncIterator[Stack]:
     """Run the real worker (build_workers) on `task_queue` until the block exits."""
-    from worker import build_workers
+    from worker import build_workers, load_store
 
     settings = Settings(assets_file=assets_file, triggers_file=triggers_file or ROOT / "config" / "triggers.json",
                         playbook_task_queue=task_queue)
-    store = AssetStore.load(assets_file, discover_connectors(), task_queue)
+    store = load_store(settings)
     workers = build_workers(client, settings, store)
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:

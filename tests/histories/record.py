@@ -18,11 +18,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.config.triggers import load_triggers, match_triggers
-from core.models import Artifact, Container, PromptResponse, Severity
+from core.models import Artifact, Container, Severity
 from core.temporal import SEARCH_ATTRIBUTES, dev_server_path
 from simulator.app import create_app
 from simulator.credentials import DEMO_ENV
 from tests.helpers.config import example_assets, write_assets
+from tests.helpers.prompts import answer
 from tests.helpers.servers import ServerThread
 from tests.helpers.stack import run_stack
 from workflows.registry import PLAYBOOKS
@@ -62,9 +63,7 @@ async def main(prefix: str) -> None:
                 ids[name] = (await stack.start(cont, predicted=predicted)).container_id
             v = await stack.wait_for(ids["phishing_hash_prompt"], lambda v: v.pending_prompts, timeout=60)
             p = v.pending_prompts[0]
-            await env.client.get_workflow_handle(p.workflow_id).execute_update(
-                "respond", PromptResponse(prompt_id=p.id, option="Isolate Host", responder="bob",
-                                          responder_roles=["soc_tier2"]))
+            await answer(env.client, p, "Isolate Host")
             for cid in ids.values():
                 await stack.wait_for(cid, lambda v: all(r.status != "running" for r in v.state.runs), timeout=60)
             await asyncio.sleep(1)

@@ -18,12 +18,13 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from core.models import Artifact, Container, PromptResponse, Severity
+from core.models import Artifact, Container, Prompt, Severity
 from core.settings import Settings
 from core.temporal import connect
 from tests.conftest import Sim
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.procs import ApiProc, TemporalServer, WorkerProc, soar_env
+from tests.helpers.prompts import signed_response
 from workflows.messages import ContainerView
 from workflows.starter import StartResult, start_container
 
@@ -125,9 +126,9 @@ class Rig:
     async def answer(self, prompt_wid: str, prompt_id: str, option: str, who: str = "bob") -> Any:
         """Answer a prompt as a soc_tier2 analyst (the update the API sends)."""
         h = self.client.get_workflow_handle(prompt_wid)
-        answer = PromptResponse(prompt_id=prompt_id, option=option, responder=who,
-                                responder_roles=["soc_tier2"])
-        return await h.execute_update("respond", answer)
+        prompts = await h.query("prompts", result_type=list[Prompt])
+        p = next(p for p in prompts if p.id == prompt_id)
+        return await h.execute_update("respond", signed_response(p, option, who))
 
 
 @pytest_asyncio.fixture

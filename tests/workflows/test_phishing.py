@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from core.models import Artifact, Container, PromptResponse, Severity, Status
+from core.models import Artifact, Container, Severity, Status
+from tests.helpers.prompts import answer
 from tests.helpers.stack import run_stack
 
 MAL_HASH = "deadbeef" + "0" * 56
@@ -91,10 +92,8 @@ async def test_clean_url_with_malicious_hash_asks_for_containment(dev_env, task_
         assert p.role == "soc_tier2" and p.options == ["Isolate Host", "Disable Account", "Both", "Monitor Only"]
         assert v.state.container.status == Status.OPEN and v.state.container.severity == Severity.HIGH
         assert sim.state()["effects"].get("crowdstrike", {}).get("contained", []) == []  # nothing before a decision
-        h = dev_env.client.get_workflow_handle(p.workflow_id)
-        ack = await h.execute_update("respond", PromptResponse(prompt_id=p.id, option="Isolate Host", responder="bob",
-                                                               responder_roles=["soc_tier2"]))
-        assert ack["option"] == "Isolate Host"
+        ack = await answer(dev_env.client, p, "Isolate Host")
+        assert ack.option == "Isolate Host"
         v = await stack.wait_for(r.container_id, lambda v: v.state.runs[0].status != "running")
         assert "WORKSTATION-042" in sim.state()["effects"]["crowdstrike"]["contained"]
         assert "Analyst approved: Isolate Host (by bob)" in texts(v)

@@ -12,6 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 
 from core.models import Artifact, Container, PromptResponse, Severity, Status
+from tests.helpers.prompts import answer, signed_response
 from tests.helpers.stack import run_stack
 
 
@@ -33,9 +34,7 @@ async def test_answer_at_minute_14_proceeds(ts_env, task_queue, assets_file, sim
         r = await stack.start(edr_alert())
         p = await pending_prompt(stack, r.container_id)
         await ts_env.sleep(timedelta(minutes=14))
-        h = ts_env.client.get_workflow_handle(p.workflow_id)
-        await h.execute_update("respond", PromptResponse(prompt_id=p.id, option="Isolate Host", responder="bob",
-                                                         responder_roles=["soc_tier2"]))
+        await answer(ts_env.client, p, "Isolate Host")
         v = await stack.wait_for(r.container_id, lambda v: v.state.runs[0].status != "running", timeout=60)
         effects = sim.state()["effects"]
         assert "WORKSTATION-042" in effects["crowdstrike"]["contained"]
@@ -58,8 +57,7 @@ async def test_unanswered_for_15_minutes_takes_monitor_only(ts_env, task_queue, 
         # an answer after the deadline is refused (the run is over)
         h = ts_env.client.get_workflow_handle(p.workflow_id)
         with pytest.raises(Exception):
-            await h.execute_update("respond", PromptResponse(prompt_id=p.id, option="Isolate Host",
-                                                             responder="bob", responder_roles=["soc_tier2"]))
+            await h.execute_update("respond", signed_response(p, "Isolate Host"))
 
 
 async def test_invalid_answers_are_rejected_without_history(ts_env, task_queue, assets_file, sim):
@@ -74,24 +72,21 @@ async def test_invalid_answers_are_rejected_without_history(ts_env, task_queue, 
                                         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED)
                        for e in hist.events)
 
+        unsigned = PromptResponse(prompt_id=p.id, option="Both", responder="bob", responder_roles=["soc_tier2"])
         bad = [
-            (PromptResponse(prompt_id=p.id, option="Nuke It", responder="bob", responder_roles=["soc_tier2"]),
-             "OptionNotOffered"),
-            (PromptResponse(prompt_id=p.id, option="Both", responder="alice", responder_roles=["soc_tier1"]),
-             "RoleNotAllowed"),
-            (PromptResponse(prompt_id=p.id + "9", option="Both", responder="bob", responder_roles=["soc_tier2"]),
-             "PromptNotFound"),
+            (signed_response(p, "Nuke It"), "OptionNotOffered"),
+            (signed_response(p, "Both", "alice", ("soc_tier1",)), "RoleNotAllowed"),
+            (signed_response(p, "Both").model_copy(update={"prompt_id": p.id + "9"}), "PromptNotFound"),
+            (unsigned, "ApprovalInvalid"),  # the payload's responder and roles count for nothing
         ]
         for resp, kind in bad:
             with pytest.raises(WorkflowUpdateFailedError) as e:
                 await h.execute_update("respond", resp)
             assert e.value.cause.type == kind
         assert await update_events() == 0
-        await h.execute_update("respond", PromptResponse(prompt_id=p.id, option="Monitor Only", responder="bob",
-                                                         responder_roles=["soc_tier2"]))
+        await h.execute_update("respond", signed_response(p, "Monitor Only"))
         with pytest.raises(Exception):  # second answer: rejected (or the run has already finished)
-            await h.execute_update("respond", PromptResponse(prompt_id=p.id, option="Both", responder="carol",
-                                                             responder_roles=["soc_tier2"]))
+            await h.execute_update("respond", signed_response(p, "Both", "carol"))
         await asyncio.sleep(0)
         v = await stack.wait_for(r.container_id, lambda v: v.state.runs[0].status != "running", timeout=60)
         assert "Analyst approved: Monitor Only (by bob)" in [c.text for c in v.state.comments]

@@ -13,7 +13,8 @@ from temporalio import workflow
 from workflows.playbook import Playbook, gather, playbook
 
 with workflow.unsafe.imports_passed_through():
-    from core.models import Container, Status
+    from core.approvals import AuthorizedAction
+    from core.models import Container, Status, Target
 
 ISOLATE, DISABLE, BOTH, MONITOR = "Isolate Host", "Disable Account", "Both", "Monitor Only"
 
@@ -31,12 +32,17 @@ class ContainmentDecision(Playbook):
         if not host and not user:
             self.comment("Containment decision skipped: no host name or user name in the artifacts.")
             return
+        isolate = [AuthorizedAction(action="quarantine device", target=host, connector="crowdstrike")] if host else []
+        disable = [AuthorizedAction(action="disable user", target=user, connector="active_directory")] if user else []
         d = await self.prompt(
             role="soc_tier2",
             message=f"Threat '{threat}' on host {host or ip or 'unknown'} (user {user or 'unknown'}). Contain?",
             options=[ISOLATE, DISABLE, BOTH, MONITOR],
             on_timeout=MONITOR,
             respond_in=timedelta(minutes=15),
+            authorizes={ISOLATE: isolate, DISABLE: disable, BOTH: isolate + disable, MONITOR: []},
+            targets=[Target(kind=k, value=v, source=c.provenance(v)) for k, v in
+                     (("host", host), ("ip", ip), ("user", user)) if v],
             next_steps={ISOLATE: f"CrowdStrike will isolate {host}", DISABLE: f"Active Directory will disable {user}",
                         BOTH: f"CrowdStrike will isolate {host} and AD will disable {user}",
                         MONITOR: "no containment; the container stays open for review"},
