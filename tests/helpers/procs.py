@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from cli.serve import dev_server_command
-from core.settings import ROOT
+from core.settings import ROOT, get_settings
 from simulator.credentials import DEMO_ENV
 from tests.helpers.servers import free_port
 
@@ -61,6 +61,9 @@ def soar_env(*, temporal_address: str, assets_file: Path, task_queue: str, data_
         "SOAR_PLAYBOOK_TASK_QUEUE": task_queue,
         "SOAR_DATA_DIR": str(data_dir),
         "SOAR_LOG_JSON": "true",
+        # the session's approval key pair (tests/conftest.py): the API signs, the worker verifies
+        "SOAR_APPROVAL_PRIVATE_KEY_FILE": str(get_settings().signing_key_path),
+        "SOAR_APPROVAL_PUBLIC_KEYS_FILE": str(get_settings().trusted_keys_path),
         "SOAR_LOG_LEVEL": "INFO",
         "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
         "PYTHONUNBUFFERED": "1",
