@@ -112,9 +112,10 @@ def register(app: typer.Typer) -> None:
                 typer.echo("Temporal dev server did not start; see its output above", err=True)
                 raise typer.Exit(1)
             if not no_simulator:
-                start("simulator", [py, "-m", "uvicorn", "simulator.app:create_app", "--factory",
-                                    "--host", s.simulator_host, "--port", str(s.simulator_port),
-                                    "--log-level", "warning"])
+                # `soar simulator`: the HTTP vendors and the Active Directory's LDAPS listener (it is up
+                # before the HTTP port opens: the app starts it in its lifespan).
+                start("simulator", [py, "-m", "cli.main", "simulator", "--host", s.simulator_host,
+                                    "--port", str(s.simulator_port), "--ldap-port", str(s.simulator_ldap_port)])
                 _wait_port(s.simulator_host, s.simulator_port, 20)
             start("worker", [py, str(ROOT / "worker.py")])
             start("api", [py, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", s.api_host,
@@ -125,7 +126,8 @@ def register(app: typer.Typer) -> None:
                 f"  Temporal gRPC      127.0.0.1:{s.dev_server_port}\n"
                 f"  Temporal Web UI    http://127.0.0.1:{s.dev_server_ui_port}\n"
                 f"  API                http://{s.api_host}:{s.api_port}  (docs: /docs)\n"
-                + ("" if no_simulator else f"  Vendor simulator   http://{s.simulator_host}:{s.simulator_port}\n")
+                + ("" if no_simulator else f"  Vendor simulator   http://{s.simulator_host}:{s.simulator_port}\n"
+                   f"  Active Directory   ldaps://{s.simulator_host}:{s.simulator_ldap_port}  (simulated DC)\n")
                 + f"  Workflow history   {db}\nPress Ctrl-C to stop.\n"
             )
             while True:
@@ -157,10 +159,15 @@ def register(app: typer.Typer) -> None:
                     access_log=False)
 
     @app.command()
-    def simulator(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
-        """Run the vendor simulator (binds to loopback by default)."""
+    def simulator(host: str = typer.Option(None), port: int = typer.Option(None),
+                  ldap_port: int = typer.Option(None, help="LDAPS port of the simulated Active Directory "
+                                                           "(default SOAR_SIMULATOR_LDAP_PORT, 8636)")) -> None:
+        """Run the vendor simulator: the HTTP vendors and an LDAPS Active Directory (loopback by default)."""
         import uvicorn
 
+        from simulator.app import create_app
+
         s = get_settings()
-        uvicorn.run("simulator.app:create_app", factory=True, host=host or s.simulator_host,
-                    port=port or s.simulator_port, log_level="warning")
+        host = host or s.simulator_host
+        app = create_app(ldap_host=host, ldap_port=s.simulator_ldap_port if ldap_port is None else ldap_port)
+        uvicorn.run(app, host=host, port=port or s.simulator_port, log_level="warning")

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     # Simulator
     simulator_host: str = "127.0.0.1"
     simulator_port: int = 8100
+    simulator_ldap_port: int = 8636  # LDAPS of the simulated Active Directory (0: any free port)
 
     # Dev server
     dev_server_port: int = 7233

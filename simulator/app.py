@@ -1,15 +1,22 @@
-"""The simulator app: every vendor module under `simulator/` with a `router` is mounted at its PREFIX."""
+"""The simulator app: every vendor module under `simulator/` with a `router` is mounted at its PREFIX.
+
+With `ldap_port`, the app also runs the simulated Active Directory's LDAPS listener
+(simulator/active_directory.py) on the same event loop for as long as it serves; `GET /_sim/ldap` says where.
+"""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import simulator
+from simulator.active_directory import start_ldap
 from simulator.core import Fault, FaultResponse, SimState
 
 INFRA_MODULES = {"core", "app", "verdicts"}
@@ -27,10 +34,28 @@ def vendor_modules() -> list[Any]:
     return out
 
 
-def create_app() -> FastAPI:
-    """Build the simulator with fresh state."""
-    app = FastAPI(title="SOAR vendor simulator", docs_url="/_sim/docs", openapi_url="/_sim/openapi.json")
-    app.state.sim = SimState()
+def create_app(*, ldap_host: str = "127.0.0.1", ldap_port: int | None = None) -> FastAPI:
+    """Build the simulator with fresh state.
+
+    Args:
+        ldap_host: where the LDAPS listener binds.
+        ldap_port: its port (0: any free one, see `app.state.ldap.port`); None: no LDAP listener.
+    """
+    sim = SimState()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ldap = None if ldap_port is None else await start_ldap(sim, ldap_host, ldap_port)
+        try:
+            yield
+        finally:
+            if app.state.ldap is not None:
+                await app.state.ldap.close()
+
+    app = FastAPI(title="SOAR vendor simulator", docs_url="/_sim/docs", openapi_url="/_sim/openapi.json",
+                  lifespan=lifespan)
+    app.state.sim = sim
+    app.state.ldap = None
 
     @app.exception_handler(FaultResponse)
     async def _fault(_: Request, exc: FaultResponse):  # type: ignore[no-untyped-def]
@@ -60,6 +85,14 @@ def create_app() -> FastAPI:
     async def reset(request: Request) -> dict[str, str]:
         request.app.state.sim.reset()
         return {"status": "reset"}
+
+    @app.get("/_sim/ldap")
+    async def ldap(request: Request) -> JSONResponse:
+        """The simulated Active Directory's LDAPS endpoint (404 when this simulator runs none)."""
+        endpoint = request.app.state.ldap
+        if endpoint is None:
+            return JSONResponse({"detail": "no LDAP listener (start with `soar simulator`)"}, status_code=404)
+        return JSONResponse(endpoint.info())
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

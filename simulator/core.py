@@ -133,20 +133,31 @@ def sim_state(request: Request) -> SimState:
     return request.app.state.sim  # type: ignore[no-any-return]
 
 
-async def gate(request: Request, vendor: str, error: ErrorFormatter) -> None:
-    """Call at the start of every vendor handler: counts the call, applies latency and faults.
+async def admit(st: SimState, vendor: str) -> tuple[Fault | None, float | None]:
+    """Count a call of `vendor` and apply its latency (configured plus the fault's).
 
-    Raises:
-        FaultResponse: when an injected fault answers this call.
+    Returns:
+        The injected fault that answers this call (None: answer normally) and, when there is none, the
+        seconds until a slot of the vendor's quota frees (None: within quota). Used by HTTP and LDAP alike.
     """
-    st = sim_state(request)
     st.calls[vendor] += 1
     fault = st.take_fault(vendor)
     latency = st.latency_ms.get(vendor, 0.0) + (fault.latency_ms if fault else 0.0)
     if latency:
         await asyncio.sleep(latency / 1000.0)
     if fault is None or fault.status is None:
-        wait = st.over_quota(vendor)
+        return None, st.over_quota(vendor)
+    return fault, None
+
+
+async def gate(request: Request, vendor: str, error: ErrorFormatter) -> None:
+    """Call at the start of every vendor handler: counts the call, applies latency and faults.
+
+    Raises:
+        FaultResponse: when an injected fault answers this call.
+    """
+    fault, wait = await admit(sim_state(request), vendor)
+    if fault is None or fault.status is None:
         if wait is not None:
             raise FaultResponse(error(429, "quota exceeded", {"Retry-After": str(max(1, int(wait + 0.999)))}))
         return

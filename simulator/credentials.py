@@ -16,6 +16,11 @@ SNOW_USERNAME = "soar.integration"
 SNOW_PASSWORD = "sim-snow-password-0123"
 MAXMIND_ACCOUNT_ID = "123456"
 MAXMIND_LICENSE_KEY = "sim-maxmind-license-0123"
+# Active Directory (simulator/active_directory.py): the bind account the example asset uses (its password
+# is the value deploy/demo/demo.env already carries), and the password of the directory's ordinary users.
+AD_BIND_USER = "svc-soar@corp.example.com"
+AD_PASSWORD = "Adm1nPassw0rd!"
+AD_USER_PASSWORD = "Us3rPassw0rd!"
 
 # Variables referenced as "${NAME}" by config/assets.json.
 DEMO_ENV: dict[str, str] = {
@@ -26,5 +31,5 @@ DEMO_ENV: dict[str, str] = {
     "PAN_PASSWORD": PAN_PASSWORD,
     "SNOW_PASSWORD": SNOW_PASSWORD,
     "MAXMIND_LICENSE_KEY": MAXMIND_LICENSE_KEY,
-    "AD_PASSWORD": "Adm1nPassw0rd!",
+    "AD_PASSWORD": AD_PASSWORD,
 }

@@ -65,10 +65,10 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 def simulator_server() -> Iterator[ServerThread]:
-    """The vendor simulator on a real loopback port."""
+    """The vendor simulator on a real loopback port, with its LDAPS Active Directory on another one."""
     from simulator.app import create_app
 
-    srv = ServerThread(create_app()).start()
+    srv = ServerThread(create_app(ldap_port=0)).start()
     yield srv
     srv.stop()
 
@@ -79,6 +79,7 @@ class Sim:
     def __init__(self, server: ServerThread) -> None:
         self.server = server
         self.url = server.url
+        self.ldap_port: int = server.app.state.ldap.port
 
     def state(self) -> dict:
         return httpx.get(f"{self.url}/_sim/state").json()
@@ -107,7 +108,8 @@ def sim(simulator_server: ServerThread) -> Sim:
 @pytest.fixture
 def assets_file(tmp_path: Path, simulator_server: ServerThread) -> Path:
     """config/assets.json pointed at the test simulator."""
-    return write_assets(tmp_path / "assets.json", example_assets(simulator_server.url))
+    return write_assets(tmp_path / "assets.json", example_assets(simulator_server.url,
+                                                                  simulator_server.app.state.ldap.port))
 
 
 @pytest.fixture

@@ -367,5 +367,5 @@ def test_example_asset_entry_is_accepted() -> None:
     example = json.loads((ROOT / "config" / "assets.json").read_text())
     raw = [a for a in example if a["app"] == "Active Directory"]
     asset = parse_asset(raw[0], file="config/assets.json", index=0, connectors=CONNECTORS)
-    assert asset.connector == "active_directory" and asset.settings.port == 636
+    assert asset.connector == "active_directory" and asset.settings.port == 8636  # the simulator's LDAPS
     assert asset.settings.transport == "ldaps" and asset.configuration_redacted["password"] == "***"

@@ -49,11 +49,12 @@ def stop(p: subprocess.Popen[bytes]) -> None:
 
 
 def test_dev_command_runs_everything_and_stops_cleanly(tmp_path):
-    ports = {k: free_port() for k in ("temporal", "ui", "api", "sim")}
-    assets = example_assets(f"http://127.0.0.1:{ports['sim']}")
+    ports = {k: free_port() for k in ("temporal", "ui", "api", "sim", "ldap")}
+    assets = example_assets(f"http://127.0.0.1:{ports['sim']}", ports["ldap"])
     env = {**os.environ, "SOAR_DATA_DIR": str(tmp_path / "data"),
            "SOAR_DEV_SERVER_PORT": str(ports["temporal"]), "SOAR_DEV_SERVER_UI_PORT": str(ports["ui"]),
            "SOAR_API_PORT": str(ports["api"]), "SOAR_SIMULATOR_PORT": str(ports["sim"]),
+           "SOAR_SIMULATOR_LDAP_PORT": str(ports["ldap"]),
            "SOAR_API_URL": f"http://127.0.0.1:{ports['api']}",
            "SOAR_ASSETS_FILE": str(write_assets(tmp_path / "assets.json", assets)),
            "SOAR_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}"}
@@ -65,6 +66,12 @@ def test_dev_command_runs_everything_and_stops_cleanly(tmp_path):
         wait_http(f"{api}/healthz")
         assert wait_http(f"{api}/readyz").json()["status"] == "ready"
         wait_http(f"http://127.0.0.1:{ports['sim']}/healthz")
+        # the simulated Active Directory: LDAPS beside the HTTP simulator, and the demo asset reaches it
+        assert wait_http(f"http://127.0.0.1:{ports['sim']}/_sim/ldap").json()["port"] == ports["ldap"]
+        ad = subprocess.run([sys.executable, "-m", "cli.main", "asset", "test", "active_directory"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert ad.returncode == 0 and "connectivity OK - Bound to dc01.corp.example.com over ldaps" in ad.stdout, (
+            ad.stdout + ad.stderr)
         r = httpx.post(f"{api}/api/v1/containers", headers={"ph-auth-token": "demo-automation-token"},
                        json={"name": "dev check", "label": "misc", "source_data_identifier": "dev-check-1"})
         assert r.status_code == 202, r.text
