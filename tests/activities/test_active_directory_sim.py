@@ -11,12 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
+from activities.active_directory import CONNECTOR
 from activities.active_directory.client import ActiveDirectoryClient
 from cli.actions import run_action
+from core.approvals import load_keyring
+from core.connector import raw_target
 from core.errors import ApprovalRequired, AuthError, ConfigError, NotFound, VendorUnavailable
 from core.models import ActionInput, ActionResult
 from core.runtime import AssetStore
+from core.settings import get_settings
 from simulator import credentials
+from tests.activities.conftest import sign_approval
 from tests.conftest import Sim
 from tests.helpers.config import example_assets, write_assets
 
@@ -39,7 +44,18 @@ def assets(sim: Sim, tmp_path: Path):
 
 
 async def ad(assets_path: Path, action: str, approve_as: str | None = None, **params: str) -> ActionResult:
-    return await run_action("active_directory", action, params, assets_path, approve_as)
+    """Run an action as `soar action run` does; `approve_as` signs an analyst's approval of exactly it."""
+    if approve_as is None:
+        return await run_action("active_directory", action, params, assets_path, retry=False)
+    store = AssetStore.load(assets_path, {"active_directory": CONNECTOR},
+                            keyring=load_keyring(get_settings().trusted_keys_path))
+    try:
+        spec = CONNECTOR.find(action)
+        approval = sign_approval(spec.name, raw_target(spec, params), "active_directory", "SOAR-ADSIM")
+        return await store.run(spec, ActionInput(asset="active_directory", params=params, approval=approval,
+                                                 container_id="SOAR-ADSIM"))
+    finally:
+        await store.aclose()
 
 
 def effects(sim: Sim) -> dict[str, Any]:
@@ -150,7 +166,7 @@ async def test_unknown_user_computer_and_wrong_base_dn_are_not_found(assets) -> 
 
 
 async def test_escaped_filter_values_match_literally(sim: Sim, assets) -> None:
-    store = AssetStore.from_file(assets())
+    store = AssetStore.load(assets(), {"active_directory": CONNECTOR})
     client = ActiveDirectoryClient(asset_name="active_directory", config=store.get("active_directory").settings)
     try:
         with pytest.raises(NotFound):  # escaped by the client: a literal, not a wildcard
@@ -182,16 +198,15 @@ async def test_injected_outage_is_retryable(sim: Sim, assets) -> None:
 
 
 async def test_one_bound_connection_serves_every_action_of_an_asset(sim: Sim, assets) -> None:
-    store = AssetStore.from_file(assets())
+    store = AssetStore.load(assets(), {"active_directory": CONNECTOR})
     connector = store.connectors["active_directory"]
     try:
         for action, params in [("test connectivity", {}), ("get user attributes", {"username": "jdoe"}),
                                ("enable user", {"username": "asmith"})]:
-            r = await store.run(connector, connector.find(action), ActionInput(asset="active_directory",
-                                                                              params=params))
+            r = await store.run(connector.find(action), ActionInput(asset="active_directory", params=params))
             assert r.status == "success"
     finally:
-        await store.state("active_directory")["client"].aclose()
+        await store.aclose()
     assert effects(sim)["binds"] == {"svc-soar": 1}
 
 
