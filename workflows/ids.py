@@ -22,6 +22,13 @@ def container_id_for(source_data_identifier: str) -> str:
     return "SOAR-" + base64.b32encode(digest).decode()[:12]
 
 
+def container_number_for(source_data_identifier: str) -> int:
+    """The container's numeric id (what Splunk SOAR clients expect in `"id"`): 53 bits of the same digest, so
+    it is stable and exact in every JSON reader (JavaScript's safe integers included)."""
+    digest = hashlib.sha256(source_data_identifier.encode("utf-8")).digest()
+    return (int.from_bytes(digest[:7], "big") >> 3) or 1
+
+
 def container_workflow_id(container_id: str) -> str:
     """`container/<container_id>`."""
     return CONTAINER_PREFIX + container_id

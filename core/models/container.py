@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -69,6 +71,12 @@ class Artifact(BaseModel):
         return out
 
 
+def artifact_digest(a: Artifact) -> str:
+    """The content hash Splunk SOAR dedupes artifacts by within a container (name, label, type and CEF)."""
+    body = json.dumps({"name": a.name, "label": a.label, "type": a.type, "cef": a.cef}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
 class Comment(BaseModel):
     """A comment on a container, by a user, a playbook or the system."""
 
@@ -82,7 +90,8 @@ class Container(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str | None = Field(default=None, description="Assigned by the platform, e.g. SOAR-2026-3F9A2C1B")
+    id: str | None = Field(default=None, description="Assigned by the platform, e.g. SOAR-7K2M9QXA4BC3")
+    number: int | None = Field(default=None, description="The numeric id Splunk SOAR clients use (stable)")
     name: str = Field(min_length=1, max_length=NAME_MAX)
     label: str = Field(default="events", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\- ]+$")
     severity: Severity = Severity.MEDIUM
