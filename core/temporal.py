@@ -7,6 +7,7 @@ import shutil
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -28,7 +29,7 @@ SA_AWAITING_PROMPT = SearchAttributeKey.for_bool("SoarAwaitingPrompt")
 SA_AUTO_RESOLVED = SearchAttributeKey.for_bool("SoarAutoResolved")
 SA_KIND = SearchAttributeKey.for_keyword("SoarKind")  # container | playbook
 
-SEARCH_ATTRIBUTES: list[SearchAttributeKey] = [
+SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [
     SA_LABEL, SA_SEVERITY, SA_STATUS, SA_DISPOSITION, SA_PLAYBOOK, SA_CONTAINER_ID,
     SA_AWAITING_PROMPT, SA_AUTO_RESOLVED, SA_KIND,
 ]
