@@ -62,7 +62,7 @@ def load_store(settings: Settings) -> AssetStore:
 def build_workers(client: Client, settings: Settings, store: AssetStore,
                   extra_activities: list[Callable[..., Any]] | None = None) -> list[Worker]:
     """The playbook worker plus one worker per rate-limited asset."""
-    from api.prom import ActionMetricsInterceptor
+    from core.prometheus import ActionMetricsInterceptor
     from workflows import all_workflows, platform_activities
 
     connector_acts = make_activities(store)
@@ -110,7 +110,7 @@ async def run(settings: Settings | None = None, stop: asyncio.Event | None = Non
             pass
     store = load_store(settings)
     if settings.worker_metrics_port:
-        from api.prom import start_worker_metrics_server
+        from core.prometheus import start_worker_metrics_server
 
         start_worker_metrics_server(settings.worker_metrics_port, "127.0.0.1")
     client = await connect(settings)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api.errors import install as install_errors
-from api.service import TriggerCache
+from api.routers import include_routers
+from api.runs import OutcomeCache, PrometheusRefresh
 from api.temporal_client import LazyClient
+from core.config.triggers import TriggerFile
 from core.settings import Settings, get_settings
+from workflows.registry import PLAYBOOKS
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
@@ -28,26 +29,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
                   description="Durable SOAR playbooks on Temporal. All routes need a token except health.")
     app.state.settings = settings
     app.state.temporal = LazyClient(settings, client)
-    app.state.triggers = TriggerCache()
+    app.state.triggers = TriggerFile(settings.triggers_file, PLAYBOOKS.keys())
+    app.state.outcomes = OutcomeCache()
+    app.state.prometheus_refresh = PrometheusRefresh()
     install_errors(app, settings.api_max_body_bytes)
-
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["health"], responses={503: {"description": "Temporal unreachable"}})
-    async def readyz() -> JSONResponse:
-        """Temporal is reachable (503 with the reason when not)."""
-        try:
-            c = await app.state.temporal.client()
-            await asyncio.wait_for(c.service_client.check_health(), timeout=3)
-        except Exception as e:
-            detail = getattr(e, "detail", None) or f"Temporal health check failed: {type(e).__name__}"
-            return JSONResponse({"status": "unavailable", "reason": detail}, status_code=503)
-        return JSONResponse({"status": "ready", "temporal": settings.temporal_address})
-
-    from api.routers import include_routers
-
     include_routers(app)
     return app

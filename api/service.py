@@ -1,26 +1,28 @@
-"""What the routers share: ingestion (start a container), trigger prediction, container handles."""
+"""What the routers share: ingestion (start a container, predicting its playbooks from the triggers),
+container handles, and paged visibility listings."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-import re
-from typing import Any
+from typing import Generic, TypeVar
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionAsyncIterator, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.prom import observe_ingest
-from core.config.triggers import Trigger, load_triggers, match_triggers
+from core.config.triggers import TriggerFile
 from core.models import Artifact, Container, Sensitivity, Severity
+from core.prometheus import observe_ingest
+from core.visibility import Filter, is_safe
+from workflows.container import ContainerWorkflow
 from workflows.ids import CONTAINER_ID_RE, container_workflow_id
-from workflows.registry import PLAYBOOKS
+from workflows.messages import ContainerView
 from workflows.starter import assign_id, start_container
 
-SAFE_FILTER = re.compile(r"^[A-Za-z0-9_.\- ]{1,128}$")
+T = TypeVar("T")
 
 
 class ContainerIn(BaseModel):
@@ -50,20 +52,12 @@ class Accepted(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-class TriggerCache:
-    """triggers.json, re-read when it changes."""
+class Page(BaseModel, Generic[T]):
+    """One page of a visibility listing: pass `next_page_token` back unchanged for the next page."""
 
-    def __init__(self) -> None:
-        self._mtime: float | None = None
-        self._triggers: list[Trigger] = []
-
-    def get(self, request: Request) -> list[Trigger]:
-        path = request.app.state.settings.triggers_file
-        mtime = path.stat().st_mtime
-        if mtime != self._mtime:
-            self._triggers = load_triggers(path, PLAYBOOKS.keys())
-            self._mtime = mtime
-        return self._triggers
+    count: int = Field(description="Rows on this page")
+    data: list[T]
+    next_page_token: str | None = Field(default=None, description="None on the last page")
 
 
 async def ingest(request: Request, client: Client, container: Container, source: str,
@@ -75,7 +69,8 @@ async def ingest(request: Request, client: Client, container: Container, source:
                                  f"{settings.api_max_artifacts} per container. Split the alert or raise "
                                  "SOAR_API_MAX_ARTIFACTS")
     assign_id(container)
-    playbooks = [t.playbook_name for t in match_triggers(request.app.state.triggers.get(request), container)]
+    triggers: TriggerFile = request.app.state.triggers
+    playbooks = [t.playbook_name for t in triggers.match(container)]
     res = await start_container(client, container, task_queue=settings.playbook_task_queue, notes=notes,
                                 predicted=playbooks)
     if not res.duplicate:
@@ -86,18 +81,18 @@ async def ingest(request: Request, client: Client, container: Container, source:
                     notes=notes or [])
 
 
-def container_handle(client: Client, container_id: str) -> WorkflowHandle[Any, Any]:
+def container_handle(client: Client, container_id: str) -> WorkflowHandle[ContainerWorkflow, ContainerView]:
     """The container workflow's handle; 404 for anything that is not a container id."""
     if not CONTAINER_ID_RE.match(container_id):
         raise HTTPException(404, f"no container {container_id[:80]!r} (ids look like SOAR-7K2M9QXA4BC3)")
-    return client.get_workflow_handle(container_workflow_id(container_id))
+    return client.get_workflow_handle_for(ContainerWorkflow.run, container_workflow_id(container_id))
 
 
 def safe_filter(name: str, value: str | None) -> str | None:
-    """A visibility filter value that cannot break out of the query."""
+    """A visibility filter value that cannot break out of the query (`core.visibility`'s rule), or 422."""
     if value is None:
         return None
-    if not SAFE_FILTER.match(value):
+    if not is_safe(value):
         raise HTTPException(422, f"{name}: only letters, digits, '_', '-', '.' and spaces are allowed")
     return value
 
@@ -122,7 +117,7 @@ def encode_page_token(token: bytes | None) -> str | None:
     return base64.urlsafe_b64encode(token).decode() if token else None
 
 
-async def fetch_page(it: Any, had_token: bool) -> None:
+async def _fetch_page(it: WorkflowExecutionAsyncIterator, had_token: bool) -> None:
     """Fetch one visibility page; a token Temporal rejects is the caller's error (422), not ours."""
     try:
         await it.fetch_next_page()
@@ -130,3 +125,16 @@ async def fetch_page(it: Any, had_token: bool) -> None:
         if had_token and e.status == RPCStatusCode.INVALID_ARGUMENT:
             raise HTTPException(422, "page_token: expired or invalid; start again without it") from None
         raise
+
+
+async def visibility_page(client: Client, query: Filter, page_size: int,
+                          page_token: str | None) -> tuple[list[WorkflowExecution], str | None]:
+    """One page of the executions matching `query` (newest first) and the token of the next page.
+
+    Raises:
+        HTTPException: 422 for a page token this API did not issue, or one Temporal no longer accepts.
+    """
+    token = decode_page_token(page_token)
+    it = client.list_workflows(str(query), page_size=page_size, next_page_token=token)
+    await _fetch_page(it, token is not None)
+    return list(it.current_page or []), encode_page_token(it.next_page_token)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.metrics import duration_s, saved_minutes
 from core.models import ActionRecord, PlaybookRun, RunStatus, Status
 from workflows.messages import ContainerView
 
@@ -119,11 +120,6 @@ def one_line(text: str, limit: int = MESSAGE_MAX) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def time_saved(baseline_minutes: float, duration_s: float) -> float:
-    """max(0, baseline - duration) in minutes."""
-    return max(0.0, baseline_minutes - duration_s / 60.0)
-
-
 # ---- building -----------------------------------------------------------------------------------------
 def _line(rec: ActionRecord) -> ActionLine:
     common: dict[str, Any] = dict(index=rec.index, kind=rec.kind, connector=rec.connector, asset=rec.asset,
@@ -156,10 +152,9 @@ def _run(run: PlaybookRun) -> RunReport:
                   baseline_minutes=baseline,
                   auto_resolved=bool(out and out.auto_resolved), error=out.error if out else None,
                   actions=[_line(a) for a in sorted(out.actions, key=lambda a: a.index)] if out else [])
-    if run.status != RunStatus.RUNNING and ended is not None:
-        r.duration_s = max(0.0, (ended - started).total_seconds())
-        ok = run.status == RunStatus.SUCCESS and baseline is not None
-        r.time_saved_minutes = time_saved(baseline, r.duration_s) if ok and baseline is not None else 0.0
+    took = duration_s(started, ended)
+    if run.status != RunStatus.RUNNING and took is not None:
+        r.duration_s, r.time_saved_minutes = took, saved_minutes(run.status, baseline, took)
     return r
 
 

@@ -7,6 +7,7 @@ import shutil
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -29,7 +30,7 @@ SA_AUTO_RESOLVED = SearchAttributeKey.for_bool("SoarAutoResolved")
 SA_KIND = SearchAttributeKey.for_keyword("SoarKind")  # container | playbook
 SA_CONTAINER_NUM = SearchAttributeKey.for_int("SoarContainerNum")  # the numeric id Splunk clients use
 
-SEARCH_ATTRIBUTES: list[SearchAttributeKey] = [
+SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [
     SA_LABEL, SA_SEVERITY, SA_STATUS, SA_DISPOSITION, SA_PLAYBOOK, SA_CONTAINER_ID,
     SA_AWAITING_PROMPT, SA_AUTO_RESOLVED, SA_KIND, SA_CONTAINER_NUM,
 ]

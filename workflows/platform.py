@@ -7,7 +7,7 @@ from typing import Any
 
 from temporalio import activity
 
-from core.config.triggers import Trigger, load_triggers, match_triggers
+from core.config.triggers import Trigger, TriggerFile, match_triggers
 from core.runtime import AssetStore
 from core.settings import Settings
 from workflows.messages import MatchInput, MatchResult, TriggerMatch
@@ -20,18 +20,12 @@ class PlatformActivities:
     def __init__(self, store: AssetStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self._triggers: list[Trigger] = []
-        self._mtime: float | None = None
+        self._triggers = TriggerFile(settings.triggers_file, PLAYBOOKS.keys())
         self._routes = store.routes()
 
     def triggers(self) -> list[Trigger]:
         """The triggers file, re-read when it changed on disk."""
-        path = self.settings.triggers_file
-        mtime = path.stat().st_mtime
-        if mtime != self._mtime:
-            self._triggers = load_triggers(path, PLAYBOOKS.keys())
-            self._mtime = mtime
-        return self._triggers
+        return self._triggers.get()
 
     @activity.defn(name="soar.match_triggers")
     async def match(self, inp: MatchInput) -> MatchResult:

@@ -1,17 +1,24 @@
-"""One router per resource, discovered: a module here with a `router` is mounted."""
+"""The API's routers, one per resource, mounted in this order (a new router is added to `ROUTERS`)."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+from fastapi import APIRouter, FastAPI
 
-from fastapi import FastAPI
+from api.routers import catalog, codec, containers, health, ingest, metrics, prompts, splunk
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    catalog.router,
+    codec.router,
+    containers.router,
+    ingest.router,
+    metrics.router,
+    prompts.router,
+    splunk.router,
+)
 
 
 def include_routers(app: FastAPI) -> None:
-    """Mount every router module in this package."""
-    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        m = importlib.import_module(f"{__name__}.{mod.name}")
-        router = getattr(m, "router", None)
-        if router is not None:
-            app.include_router(router)
+    """Mount every router of `ROUTERS`."""
+    for router in ROUTERS:
+        app.include_router(router)

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payloads
 
 from api.auth import Analyst
@@ -77,18 +78,28 @@ class _CorsRoute(APIRoute):
 
 router = APIRouter(prefix="/codec", tags=["codec"], route_class=_CorsRoute)
 
-_PAYLOADS_SCHEMA = {
-    "type": "object",
-    "required": ["payloads"],
-    "properties": {"payloads": {"type": "array", "items": {
-        "type": "object",
-        "properties": {"metadata": {"type": "object", "additionalProperties": {"type": "string", "format": "byte"}},
-                       "data": {"type": "string", "format": "byte"}},
-    }}},
-}
-_OPENAPI = {"requestBody": {"required": True, "content": {"application/json": {"schema": _PAYLOADS_SCHEMA}}}}
+Base64 = Annotated[str, Field(json_schema_extra={"format": "byte"})]
+
+
+class PayloadJSON(BaseModel):
+    """One `temporal.api.common.v1.Payload` in protobuf JSON form (values base64)."""
+
+    metadata: dict[str, Base64] = Field(default_factory=dict)
+    data: Base64 = ""
+
+
+class PayloadsJSON(BaseModel):
+    """`temporal.api.common.v1.Payloads` in protobuf JSON form: the body and the answer of both routes."""
+
+    payloads: list[PayloadJSON]
+
+
+# The body is parsed with protobuf's own JSON parser (`_payloads`), not by FastAPI; the model only
+# describes it, here and in the answer.
+_OPENAPI = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/PayloadsJSON"}}}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "the payloads, transformed", "content": {"application/json": {"schema": _PAYLOADS_SCHEMA}}},
+    200: {"description": "the payloads, transformed"},
     422: {"description": "not Payloads in protobuf JSON form, or a payload cannot be decrypted"},
     501: {"description": "payload encryption is off (SOAR_ENCRYPTION_KEY not set)"},
 }
@@ -133,7 +144,7 @@ def _answer(out: list[Any]) -> JSONResponse:
     return JSONResponse(json_format.MessageToDict(Payloads(payloads=out)) or {"payloads": []})
 
 
-@router.post("/encode", responses=_RESPONSES, openapi_extra=_OPENAPI)
+@router.post("/encode", response_model=PayloadsJSON, responses=_RESPONSES, openapi_extra=_OPENAPI)
 async def encode(request: Request, user: Analyst) -> JSONResponse:
     """Encrypt payloads with the current key (what the UI uses to send signal or update input)."""
     codec = _codec(request)
@@ -141,7 +152,7 @@ async def encode(request: Request, user: Analyst) -> JSONResponse:
     return _answer(await codec.encode(list(body.payloads)))
 
 
-@router.post("/decode", responses=_RESPONSES, openapi_extra=_OPENAPI)
+@router.post("/decode", response_model=PayloadsJSON, responses=_RESPONSES, openapi_extra=_OPENAPI)
 async def decode(request: Request, user: Analyst) -> JSONResponse:
     """Decrypt payloads (current or an old key, by the key id they carry); others pass through."""
     codec = _codec(request)

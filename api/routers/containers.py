@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecution, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from api.auth import Analyst, Ingester, Reader
 from api.deps import ClientDep
 from api.errors import rpc_error, update_error
-from api.service import (
-    Accepted,
-    ContainerIn,
-    container_handle,
-    decode_page_token,
-    encode_page_token,
-    fetch_page,
-    ingest,
-    safe_filter,
-)
+from api.service import Accepted, ContainerIn, Page, container_handle, ingest, safe_filter, visibility_page
 from core.models import Artifact, Container, Severity, Status
+from core.report import Report, build_report, render_text
+from core.temporal import (
+    SA_AUTO_RESOLVED,
+    SA_AWAITING_PROMPT,
+    SA_CONTAINER_ID,
+    SA_DISPOSITION,
+    SA_LABEL,
+    SA_PLAYBOOK,
+    SA_SEVERITY,
+    SA_STATUS,
+)
+from core.visibility import WORKFLOW_TYPE, Filter
+from workflows.container import ContainerWorkflow
+from workflows.ids import CONTAINER_PREFIX
 from workflows.messages import AnalystChange, ContainerView, RunPlaybookRequest
 
 router = APIRouter(prefix="/api/v1/containers", tags=["containers"])
@@ -77,6 +80,18 @@ class ContainerSummary(BaseModel):
     closed: str | None = None
 
 
+class ContainerList(Page[ContainerSummary]):
+    """`GET /api/v1/containers`: one page of containers, newest first."""
+
+
+class PlaybookStarted(BaseModel):
+    """A manual playbook run was started (202)."""
+
+    workflow_id: str
+    playbook: str
+    container_id: str
+
+
 @router.post("", status_code=202, response_model=Accepted)
 async def create_container(body: ContainerIn, request: Request, user: Ingester, client: ClientDep) -> Accepted:
     """Ingest a container (Splunk SOAR shape). The same `source_data_identifier` returns the existing one."""
@@ -84,50 +99,41 @@ async def create_container(body: ContainerIn, request: Request, user: Ingester, 
     return await ingest(request, client, c, "api")
 
 
-@router.get("", response_model=dict)
+# The workflow type name that `@workflow.defn` gave ContainerWorkflow (the SDK keeps it on the class).
+CONTAINER_WORKFLOW_TYPE: str = getattr(ContainerWorkflow, "__temporal_workflow_definition").name
+
+
+def _summary(wf: WorkflowExecution) -> ContainerSummary:
+    sa = wf.typed_search_attributes
+    return ContainerSummary(
+        id=sa.get(SA_CONTAINER_ID) or wf.id.removeprefix(CONTAINER_PREFIX), name=None, label=sa.get(SA_LABEL),
+        severity=sa.get(SA_SEVERITY), status=sa.get(SA_STATUS), disposition=sa.get(SA_DISPOSITION) or None,
+        playbooks=list(sa.get(SA_PLAYBOOK) or []), awaiting_prompt=bool(sa.get(SA_AWAITING_PROMPT)),
+        auto_resolved=bool(sa.get(SA_AUTO_RESOLVED)),
+        created=wf.start_time.isoformat() if wf.start_time else None,
+        closed=wf.close_time.isoformat() if wf.close_time else None,
+    )
+
+
+@router.get("", response_model=ContainerList)
 async def list_containers(
     user: Reader, client: ClientDep,
     label: str | None = None, severity: Severity | None = None, status: Status | None = None,
     playbook: str | None = None, page_size: int = Query(50, ge=1, le=500), page_token: str | None = None,
-) -> dict[str, Any]:
+) -> ContainerList:
     """Containers from Temporal visibility, newest first, filtered and paginated."""
-    q = ["WorkflowType='ContainerWorkflow'"]
-    if (v := safe_filter("label", label)) is not None:
-        q.append(f"SoarLabel='{v}'")
-    if severity is not None:
-        q.append(f"SoarSeverity='{severity.value}'")
-    if status is not None:
-        q.append(f"SoarStatus='{status.value}'")
-    if (v := safe_filter("playbook", playbook)) is not None:
-        q.append(f"SoarPlaybook='{v}'")
-    token = decode_page_token(page_token)
-    it = client.list_workflows(" AND ".join(q), page_size=page_size, next_page_token=token)
-    await fetch_page(it, token is not None)
-    rows = []
-    for wf in it.current_page or []:
-        sa = wf.search_attributes
-
-        def one(name: str, sa: Any = sa) -> Any:
-            v = sa.get(name)
-            return v[0] if isinstance(v, list) and v else v
-
-        rows.append(ContainerSummary(
-            id=one("SoarContainerId") or wf.id.removeprefix("container/"), name=None, label=one("SoarLabel"),
-            severity=one("SoarSeverity"), status=one("SoarStatus"), disposition=one("SoarDisposition") or None,
-            playbooks=[str(x) for x in (sa.get("SoarPlaybook") or [])], awaiting_prompt=bool(one("SoarAwaitingPrompt")),
-            auto_resolved=bool(one("SoarAutoResolved")),
-            created=wf.start_time.isoformat() if wf.start_time else None,
-            closed=wf.close_time.isoformat() if wf.close_time else None,
-        ).model_dump())
-    nxt = it.next_page_token
-    return {"count": len(rows), "data": rows,
-            "next_page_token": encode_page_token(nxt)}
+    query = (Filter().where(WORKFLOW_TYPE, CONTAINER_WORKFLOW_TYPE)
+             .where_set(SA_LABEL, safe_filter("label", label)).where_set(SA_SEVERITY, severity)
+             .where_set(SA_STATUS, status).where_set(SA_PLAYBOOK, safe_filter("playbook", playbook)))
+    found, next_token = await visibility_page(client, query, page_size, page_token)
+    rows = [_summary(wf) for wf in found]
+    return ContainerList(count=len(rows), data=rows, next_page_token=next_token)
 
 
 async def _view(client: ClientDep, container_id: str) -> ContainerView:
     h = container_handle(client, container_id)
     try:
-        return await h.query("view", result_type=ContainerView)  # type: ignore[no-any-return]
+        return await h.query(ContainerWorkflow.view)
     except RPCError as e:
         raise rpc_error(e, f"container {container_id}") from None
 
@@ -141,7 +147,7 @@ async def get_container(container_id: str, user: Reader, client: ClientDep) -> C
 async def _change(client: ClientDep, container_id: str, ch: AnalystChange) -> ContainerView:
     h = container_handle(client, container_id)
     try:
-        return await h.execute_update("change", ch, result_type=ContainerView)  # type: ignore[no-any-return]
+        return await h.execute_update(ContainerWorkflow.change, ch)
     except WorkflowUpdateFailedError as e:
         raise update_error(e) from None
     except RPCError as e:
@@ -170,26 +176,26 @@ async def add_artifacts(container_id: str, body: ArtifactsIn, request: Request, 
     return await _change(client, container_id, AnalystChange(user=user.name, artifacts=body.artifacts))
 
 
-@router.post("/{container_id}/playbooks", status_code=202)
-async def run_playbook(container_id: str, body: PlaybookRunIn, user: Analyst, client: ClientDep) -> dict[str, str]:
+@router.post("/{container_id}/playbooks", status_code=202, response_model=PlaybookStarted)
+async def run_playbook(container_id: str, body: PlaybookRunIn, user: Analyst, client: ClientDep) -> PlaybookStarted:
     """Run a playbook on the container by name."""
     h = container_handle(client, container_id)
     try:
-        wid = await h.execute_update("run_playbook", RunPlaybookRequest(playbook=body.playbook, user=user.name),
-                                     result_type=str)
+        wid = await h.execute_update(ContainerWorkflow.run_playbook,
+                                     RunPlaybookRequest(playbook=body.playbook, user=user.name))
     except WorkflowUpdateFailedError as e:
         raise update_error(e) from None
     except RPCError as e:
         raise rpc_error(e, f"open container {container_id}") from None
-    return {"workflow_id": wid, "playbook": body.playbook, "container_id": container_id}
+    return PlaybookStarted(workflow_id=wid, playbook=body.playbook, container_id=container_id)
 
 
-@router.get("/{container_id}/report", responses={200: {"content": {"text/plain": {}, "application/json": {}}}})
+@router.get("/{container_id}/report", response_model=Report,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                             "description": "The text report; JSON (`Report`) with `Accept: application/json`"}})
 async def report(container_id: str, user: Reader, client: ClientDep,
                  accept: str | None = Header(default=None)) -> Response:
     """The execution report: text by default, JSON with `Accept: application/json`."""
-    from core.report import build_report, render_text
-
     rep = build_report(await _view(client, container_id))
     if accept and "application/json" in accept:
         return JSONResponse(rep.model_dump(mode="json"))

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from temporalio.client import WorkflowExecution
 
 from api.answers import answer
 from api.auth import Analyst, Reader
 from api.deps import ClientDep
-from api.prom import observe_prompt_response
-from api.service import decode_page_token, encode_page_token, fetch_page
-from core.models import PromptAck
+from api.service import Page, visibility_page
+from core.config.users import User
+from core.models import Prompt, PromptAck
+from core.prometheus import observe_prompt_response
+from core.visibility import pending_prompts
 
 router = APIRouter(prefix="/api/v1/prompts", tags=["prompts"])
 
@@ -26,32 +28,46 @@ class ResponseIn(BaseModel):
     comment: str = Field(default="", max_length=5000)
 
 
-@router.get("")
+class PendingPrompt(Prompt):
+    """A pending prompt as its run publishes it (memo), with the time left and whether the caller may answer."""
+
+    time_left_s: float = Field(description="Seconds until the deadline (0 once passed)")
+    can_respond: bool = Field(description="The caller holds the prompt's role")
+
+
+class PromptList(Page[PendingPrompt]):
+    """`GET /api/v1/prompts`: one page of pending prompts."""
+
+
+async def _pending(wf: WorkflowExecution, user: User, now: datetime) -> list[PendingPrompt]:
+    memo = await wf.memo()
+    rows = memo.get("prompts")  # every pending prompt of the run (a Phantom run may wait on several)
+    if not isinstance(rows, list):
+        rows = [memo["prompt"]] if isinstance(memo.get("prompt"), dict) else []  # runs started before "prompts"
+    out = []
+    for p in rows:
+        try:
+            prompt = Prompt.model_validate(p)
+        except ValidationError:
+            continue  # not a prompt this API can show (e.g. written by a newer, incompatible worker)
+        out.append(PendingPrompt(**dict(prompt), can_respond=user.has_role(prompt.role),
+                                 time_left_s=max(0.0, round((prompt.deadline - now).total_seconds(), 1))))
+    return out  # empty: the run answered them between the listing and now
+
+
+@router.get("", response_model=PromptList)
 async def list_prompts(user: Reader, client: ClientDep, state: str = Query("pending", pattern="^pending$"),
-                       page_size: int = Query(100, ge=1, le=1000), page_token: str | None = None) -> dict[str, Any]:
+                       page_size: int = Query(100, ge=1, le=1000), page_token: str | None = None) -> PromptList:
     """Every pending prompt: id, container, playbook, role, message, options, deadline, time left."""
-    token = decode_page_token(page_token)
-    it = client.list_workflows("SoarKind='playbook' AND SoarAwaitingPrompt=true AND ExecutionStatus='Running'",
-                               page_size=page_size, next_page_token=token)
-    await fetch_page(it, token is not None)
+    found, next_token = await visibility_page(client, pending_prompts(), page_size, page_token)
     now = datetime.now(UTC)
-    rows = []
-    for wf in it.current_page or []:
-        memo = await wf.memo()
-        p = memo.get("prompt")
-        if not isinstance(p, dict):
-            continue
-        deadline = datetime.fromisoformat(p["deadline"])
-        p["time_left_s"] = max(0.0, round((deadline - now).total_seconds(), 1))
-        p["can_respond"] = user.has_role(p.get("role", ""))
-        rows.append(p)
-    nxt = it.next_page_token
-    return {"count": len(rows), "data": rows,
-            "next_page_token": encode_page_token(nxt)}
+    rows = [p for wf in found for p in await _pending(wf, user, now)]
+    return PromptList(count=len(rows), data=rows, next_page_token=next_token)
 
 
 @router.post("/{prompt_id}/response", response_model=PromptAck,
-             responses={403: {"description": "wrong role"}, 404: {"description": "unknown prompt"},
+             responses={403: {"description": "wrong role, or the approval was refused"},
+                        404: {"description": "unknown prompt"},
                         409: {"description": "already answered or expired"},
                         422: {"description": "option not offered"}})
 async def respond(prompt_id: str, body: ResponseIn, request: Request, user: Analyst,

@@ -92,3 +92,34 @@ def match_triggers(triggers: Iterable[Trigger], container: Container) -> list[Tr
     return out
 
 
+class TriggerFile:
+    """A triggers file, re-read whenever it changes on disk (its modification time or size), so edits apply
+    to the next container without a restart. The API (to predict the playbooks it answers with) and the
+    worker's trigger-matching activity each hold one.
+    """
+
+    def __init__(self, path: Path, playbooks: Iterable[str] | None = None) -> None:
+        self.path = path
+        self._playbooks = list(playbooks) if playbooks is not None else None
+        self._stamp: tuple[int, int] | None = None
+        self._triggers: list[Trigger] = []
+
+    def get(self) -> list[Trigger]:
+        """The triggers, loaded again when the file changed since the last call.
+
+        Raises:
+            OSError: the file cannot be read (e.g. it is being replaced; the caller retries).
+            ConfigError: the file is invalid. The last good triggers are not kept: a broken file fails
+                loudly instead of silently running yesterday's rules.
+        """
+        st = self.path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            self._stamp = None
+            self._triggers = load_triggers(self.path, self._playbooks)
+            self._stamp = stamp
+        return self._triggers
+
+    def match(self, container: Container) -> list[Trigger]:
+        """The triggers that fire for a new container (see `match_triggers`)."""
+        return match_triggers(self.get(), container)

@@ -43,6 +43,16 @@ async def test_ingest_prompt_and_report_over_http(dev_env, task_queue, assets_fi
                     return [p for p in rows if p["container_id"] == cid]
                 p = (await poll(prompt_listed))[0]
                 assert p["role"] == "soc_tier2" and 0 < p["time_left_s"] <= 900
+
+                async def container_listed():
+                    params = {"label": "phishing", "playbook": "phishing_triage_automation", "page_size": 500}
+                    rows = (await api.get("/api/v1/containers", params=params, headers=auth("tier1"))).json()["data"]
+                    return [c for c in rows if c["id"] == cid and c["awaiting_prompt"]]
+                row = (await poll(container_listed))[0]
+                assert (row["label"], row["playbooks"], row["auto_resolved"], row["closed"]) == (
+                    "phishing", ["phishing_triage_automation"], False, None)
+                assert row["severity"] in ("high", "medium", "low") and row["status"] in ("new", "open")
+                assert row["created"]
                 url = f"/api/v1/prompts/{p['id']}/response"
                 assert (await api.post(url, json={"option": "Isolate Host"}, headers=auth("tier1"))).status_code == 403
                 bad = await api.post(url, json={"option": "Wipe Disk"}, headers=auth("tier2"))

@@ -23,9 +23,9 @@ from temporalio import activity, workflow
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.prom import REGISTRY, ActionMetricsInterceptor, start_worker_metrics_server
-from api.routers.metrics import stable_id
+from api.routers.splunk import stable_id
 from core.models import ActionResult, Artifact, Container, RunStatus, Severity, Status
+from core.prometheus import REGISTRY, ActionMetricsInterceptor, start_worker_metrics_server
 from core.report import build_report
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.prompts import answer

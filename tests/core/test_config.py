@@ -179,3 +179,21 @@ def test_asset_list_shows_an_unavailable_asset_with_its_reason(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "vt_ok" in r.stdout and "UNAVAILABLE" in r.stdout and "unknown app 'Nope'" in r.stdout
+
+
+def test_trigger_file_reloads_when_the_file_changes(tmp_path):
+    from core.config.triggers import TriggerFile
+
+    p = write(tmp_path, "triggers.json", [TRIG])
+    tf = TriggerFile(p, PLAYBOOKS)
+    first = tf.get()
+    assert [t.playbook_name for t in first] == [TRIG["playbook_name"]] and tf.get() is first  # cached
+    phishing = Container(name="x", label="phishing", severity=Severity.HIGH)
+    assert [t.playbook_name for t in tf.match(phishing)] == [TRIG["playbook_name"]]
+    write(tmp_path, "triggers.json", [{**TRIG, "active": False}, TRIG])  # another size: reloaded
+    assert len(tf.get()) == 2
+    write(tmp_path, "triggers.json", [{**TRIG, "trigger": {"conditions": {"colour": ["red"]}}}])
+    with pytest.raises(ConfigError):
+        tf.get()
+    with pytest.raises(ConfigError):
+        tf.get()  # a broken file keeps failing: the old triggers are not served

@@ -1,5 +1,6 @@
 """Prometheus metrics, defined once for the API and the worker (import-safe in both; never imported by
-workflow code, so the workflow sandbox never sees it).
+workflow code, so the workflow sandbox never sees it). No web framework here: the API's `/metrics` route
+serves `metrics_text()` with `CONTENT_TYPE`; the worker serves the registry with `start_worker_metrics_server`.
 
 Every metric lives in the private `REGISTRY` (plus the process and platform collectors), so importing this
 module twice or next to other libraries never raises "Duplicated timeseries".
@@ -7,8 +8,8 @@ module twice or next to other libraries never raises "Duplicated timeseries".
 Who records what:
 
 - `soar_playbook_runs_total{playbook,status}`: the API at scrape time, from Temporal visibility
-  (`set_playbook_run_counts`);
-- `soar_prompts_pending`: the API at scrape time, from visibility (`set_prompts_pending`);
+  (`set_playbook_run_counts`, called by `api.runs.refresh_prometheus`);
+- `soar_prompts_pending`: the API at scrape time, from visibility (`set_prompts_pending`, likewise);
 - `soar_action_duration_seconds{connector,action,status}`: the worker, `ActionMetricsInterceptor`
   (every attempt);
 - `soar_prompt_response_seconds`: the API when an analyst answers a prompt (`observe_prompt_response`);
@@ -39,10 +40,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
-from starlette.responses import Response
 from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
@@ -134,11 +135,6 @@ def set_playbook_run_counts(counts: Mapping[tuple[str, str], int]) -> None:
 def metrics_text() -> bytes:
     """The registry in the Prometheus text format."""
     return generate_latest(REGISTRY)
-
-
-def metrics_response() -> Response:
-    """A Starlette response with the registry in the Prometheus text format."""
-    return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
 
 def start_worker_metrics_server(port: int, addr: str = "0.0.0.0") -> tuple[WSGIServer, Thread]:

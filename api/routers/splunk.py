@@ -1,0 +1,172 @@
+"""Splunk SOAR's REST API (`/rest/...`, splunk-soar-compat.md §A): the list envelope
+`{"count", "num_pages", "data"}`, the `_filter_` language (`api/splunk_filters.py`) and the failure
+envelope `{"failed": true, "message"}`, so scripts written against Splunk SOAR run unchanged.
+
+Today: `GET /rest/playbook_run`. A new resource (`/rest/container`, `/rest/artifact`) declares a row model
+(its fields are the filterable and sortable ones), a `<Type>List(SplunkList[<Row>])`, and a route that
+loads rows, then calls `filtered_page()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Literal, TypeVar
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.auth import Reader
+from api.deps import ClientDep, OutcomesDep
+from api.runs import PLAYBOOK_NAME_RE, list_runs
+from api.splunk_filters import FilterError, ListArgs, ListArgsDep, apply_filters, paginate, sort_rows
+from core.metrics import Run
+from core.models import RunStatus
+from core.visibility import playbook_runs
+from workflows.ids import CONTAINER_ID_RE
+
+router = APIRouter(prefix="/rest", tags=["splunk-soar"])
+
+R = TypeVar("R", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel)
+
+
+class Failed(BaseModel):
+    """Splunk SOAR's failure envelope (its clients test `failed`, whatever the HTTP status)."""
+
+    failed: Literal[True] = True
+    message: str
+
+
+FAILED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Failed, "description": "a filter, sort or order that cannot be applied"},
+    503: {"model": Failed, "description": "Temporal is unavailable"},
+}
+
+
+class SplunkList(BaseModel, Generic[R]):
+    """Splunk SOAR's list envelope."""
+
+    count: int = Field(description="Rows matching the filters (on every page)")
+    num_pages: int
+    data: list[R]
+
+
+def failed(status: int, message: str) -> JSONResponse:
+    """The failure envelope with an HTTP status."""
+    return JSONResponse(Failed(message=message).model_dump(), status_code=status)
+
+
+def filtered_page(rows: list[R], filters: dict[str, Any], sort: str, args: ListArgs,
+                  tiebreak: str) -> tuple[list[R], int, int]:
+    """The page `args` asks for of the rows matching `filters`, the count of those and the number of pages.
+
+    Raises:
+        FilterError: a filter value that cannot be compared with the field.
+    """
+    rows = sort_rows(apply_filters(rows, filters), sort, args.order, tiebreak)
+    data, pages = paginate(rows, args.page, args.page_size)
+    return data, len(rows), pages
+
+
+async def answer(build: Callable[[], Awaitable[M]]) -> M | JSONResponse:
+    """`await build()`, with its `FilterError` and `HTTPException` answered in the failure envelope."""
+    try:
+        return await build()
+    except FilterError as e:
+        return failed(400, str(e))
+    except HTTPException as e:
+        return failed(e.status_code, str(e.detail))
+
+
+# ---- /rest/playbook_run -------------------------------------------------------------------------------
+class PlaybookRunRow(BaseModel):
+    """A playbook run as a Splunk SOAR `playbook_run` row (epoch seconds in start_time/end_time)."""
+
+    id: int = Field(description="Stable 48-bit id derived from the workflow id")
+    workflow_id: str
+    run_id: str
+    playbook: str
+    version: str | None
+    container: str
+    status: RunStatus
+    create_time: str = Field(description="ISO 8601")
+    start_time: float = Field(description="Epoch seconds")
+    end_time: float | None = Field(description="Epoch seconds; None while running")
+    update_time: str = Field(description="ISO 8601")
+    duration_s: float | None
+    auto_resolved: bool
+    nested: bool = Field(description="Started by another playbook")
+    parent_run: int | None = Field(description="`id` of the run that started this one")
+    message: str
+
+
+PLAYBOOK_RUN_FIELDS = tuple(PlaybookRunRow.model_fields)
+
+
+class PlaybookRunList(SplunkList[PlaybookRunRow]):
+    """`GET /rest/playbook_run`."""
+
+    truncated: bool = Field(description="More runs matched than are read at once; rows cover the newest")
+
+
+def stable_id(workflow_id: str) -> int:
+    """A stable integer id (48 bits: exact in JSON numbers) derived from the workflow id."""
+    return int.from_bytes(hashlib.sha256(workflow_id.encode("utf-8")).digest()[:6], "big")
+
+
+def _message(r: Run) -> str:
+    if r.status == RunStatus.RUNNING:
+        return f"Playbook '{r.playbook}' is running"
+    out = r.outcome
+    if out is None:
+        return f"Playbook '{r.playbook}' {r.status.value}"
+    if out.error:
+        return f"Playbook '{r.playbook}' failed: {out.error}"
+    prompts = sum(a.kind == "prompt" for a in out.actions)
+    failures = sum(a.status == "failed" for a in out.actions)
+    return (f"Playbook '{r.playbook}' {r.status.value}: {len(out.actions) - prompts} action(s), "
+            f"{failures} failed, {prompts} prompt(s)")
+
+
+def playbook_run_row(r: Run) -> PlaybookRunRow:
+    """A run as a `playbook_run` row."""
+    return PlaybookRunRow(
+        id=stable_id(r.workflow_id), workflow_id=r.workflow_id, run_id=r.run_id,
+        playbook=r.playbook, version=r.outcome.version if r.outcome else None,
+        container=r.container, status=r.status, create_time=r.started.isoformat(),
+        start_time=r.started.timestamp(), end_time=r.ended.timestamp() if r.ended else None,
+        update_time=(r.ended or r.started).isoformat(), duration_s=r.duration_s,
+        auto_resolved=bool(r.outcome and r.outcome.auto_resolved), nested=r.nested,
+        parent_run=stable_id(r.parent_id) if r.nested and r.parent_id else None, message=_message(r),
+    )
+
+
+def push_down(filters: dict[str, Any]) -> dict[str, Any]:
+    """Exact filters visibility can answer, as `playbook_runs()` arguments (all filters, these included,
+    are applied to the rows again)."""
+    kw: dict[str, Any] = {}
+    pb, cid, st = filters.get("playbook"), filters.get("container"), filters.get("status")
+    if isinstance(pb, str) and PLAYBOOK_NAME_RE.match(pb):
+        kw["playbook"] = pb
+    if isinstance(cid, str) and CONTAINER_ID_RE.match(cid):
+        kw["container"] = cid
+    if isinstance(st, str):
+        kw["running"] = st == RunStatus.RUNNING.value
+    return kw
+
+
+@router.get("/playbook_run", response_model=PlaybookRunList, responses=FAILED_RESPONSES)
+async def list_playbook_runs(user: Reader, client: ClientDep, outcomes: OutcomesDep,
+                             args: ListArgsDep) -> PlaybookRunList | JSONResponse:
+    """Splunk SOAR's playbook run list `{"count", "num_pages", "data"}`; also `_filter_<field>=<literal>`."""
+
+    async def build() -> PlaybookRunList:
+        filters, sort = args.filters(PLAYBOOK_RUN_FIELDS, default_sort="create_time")
+        runs, truncated = await list_runs(client, playbook_runs(**push_down(filters)), outcomes)
+        data, count, pages = filtered_page([playbook_run_row(r) for r in runs], filters, sort, args,
+                                           tiebreak="workflow_id")
+        return PlaybookRunList(count=count, num_pages=pages, data=data, truncated=truncated)
+
+    return await answer(build)
