@@ -42,13 +42,20 @@ class ContainerIn(BaseModel):
 
 
 class Accepted(BaseModel):
-    """The answer to an ingestion: the container exists (202)."""
+    """The answer to an ingestion: the container exists (202).
+
+    The same alert again (`duplicate: true`) is merged: its new artifacts are added (`artifacts_added`) and
+    its playbooks run on them (`playbooks`); a closed container with new content is reopened (`reopened`).
+    """
 
     container_id: str
+    id: int = Field(description="The container's numeric id (Splunk SOAR clients' `id`)")
     duplicate: bool
-    playbooks: list[str]
+    playbooks: list[str] = Field(description="Runs started by this alert")
     url: str
-    artifacts: int
+    artifacts: int = Field(description="Artifacts in the request")
+    artifacts_added: int = Field(description="Artifacts new to the container (all of them for a new container)")
+    reopened: bool = False
     notes: list[str] = Field(default_factory=list)
 
 
@@ -69,15 +76,20 @@ async def ingest(request: Request, client: Client, container: Container, source:
                                  f"{settings.api_max_artifacts} per container. Split the alert or raise "
                                  "SOAR_API_MAX_ARTIFACTS")
     assign_id(container)
+    who = getattr(getattr(request.state, "user", None), "name", "unknown")
+    for a in container.artifacts:
+        a.added_by = f"{who} via {source}"
     triggers: TriggerFile = request.app.state.triggers
     playbooks = [t.playbook_name for t in triggers.match(container)]
     res = await start_container(client, container, task_queue=settings.playbook_task_queue, notes=notes,
                                 predicted=playbooks)
     if not res.duplicate:
         observe_ingest(source)
-    return Accepted(container_id=res.container_id, duplicate=res.duplicate,
-                    playbooks=[] if res.duplicate else playbooks,
+    return Accepted(container_id=res.container_id, id=res.number, duplicate=res.duplicate,
+                    playbooks=res.playbooks if res.duplicate else playbooks,
                     url=f"/api/v1/containers/{res.container_id}", artifacts=len(container.artifacts),
+                    artifacts_added=res.artifacts_added if res.duplicate else len(container.artifacts),
+                    reopened=res.reopened,
                     notes=notes or [])
 
 

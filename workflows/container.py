@@ -14,6 +14,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from core.models import (
+        Artifact,
         Comment,
         ContainerEvent,
         PlaybookInput,
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         RunStatus,
         Status,
     )
+    from core.models.container import artifact_digest
     from core.temporal import (
         INTERNAL_RETRY,
         SA_AUTO_RESOLVED,
@@ -40,6 +42,9 @@ with workflow.unsafe.imports_passed_through():
         ContainerView,
         MatchInput,
         MatchResult,
+        MoreAlert,
+        MoreAlertAck,
+        Reopen,
         RunPlaybookRequest,
     )
     from workflows.registry import PLAYBOOK_TYPES
@@ -64,6 +69,8 @@ class ContainerWorkflow:
         self._sa: dict[str, object] = {}
         self._matched = inp.state is not None
         self.s: ContainerState | None = inp.state
+        if inp.reopen is not None:
+            self._reopen_state(inp.reopen)  # before any handler runs: an update in the first task sees it open
         if self.s is None:
             c = inp.container
             if c.created is None:
@@ -99,6 +106,9 @@ class ContainerWorkflow:
                 # The starter already wrote these at start: skip a visibility write per alert.
                 self._sa.update({"sev": c.severity.value, "status": Status.OPEN.value, "pb": inp.predicted,
                                  "disp": "", "await": False, "auto": False})
+        elif inp.reopen is not None and (inp.reopen.artifacts or inp.reopen.playbooks):
+            r = inp.reopen
+            self._merge(r.artifacts, r.playbooks, r.run_as, r.by, [])
         self._upsert()
         while True:
             await workflow.wait_condition(
@@ -121,16 +131,20 @@ class ContainerWorkflow:
         return self.view()
 
     # ---- playbooks ----------------------------------------------------------------------------------
-    def _start_playbook(self, name: str, run_as: str, suffix: str | None) -> str:
+    def _start_playbook(self, name: str, run_as: str, suffix: str | None,
+                        scope: list[Artifact] | None = None) -> str:
+        """Start a playbook run; `scope` limits the artifacts it sees (the new ones of a merged alert)."""
         wid = playbook_workflow_id(name, self.state.container.id or "", suffix)
         run = PlaybookRun(playbook=name, workflow_id=wid, started=workflow.now(), run_as=run_as)
         self.state.runs.append(run)
-        self._tasks[wid] = asyncio.create_task(self._run_child(name, run, suffix))
+        self._tasks[wid] = asyncio.create_task(self._run_child(name, run, suffix, scope))
         return wid
 
-    async def _run_child(self, name: str, run: PlaybookRun, suffix: str | None) -> None:
+    async def _run_child(self, name: str, run: PlaybookRun, suffix: str | None,
+                         scope: list[Artifact] | None = None) -> None:
         c = self.state.container
-        inp = PlaybookInput(container=c, container_workflow_id=workflow.info().workflow_id, run_as=run.run_as,
+        seen = c if scope is None else c.model_copy(update={"artifacts": scope})
+        inp = PlaybookInput(container=seen, container_workflow_id=workflow.info().workflow_id, run_as=run.run_as,
                             routes=self.state.routes, respond_in_s=self._respond_in_s, suffix=suffix)
         try:
             out: PlaybookOutcome = await workflow.execute_child_workflow(
@@ -154,7 +168,7 @@ class ContainerWorkflow:
             run.outcome = out
             self._drop_prompts(run.workflow_id)
             if out.final is not None:
-                self._apply(out.final)
+                self._apply(out.final.model_copy(update={"run": out.final.run or run.workflow_id}))
         finally:
             self._tasks.pop(run.workflow_id, None)
             self._upsert()
@@ -184,14 +198,7 @@ class ContainerWorkflow:
         if e.promote_template is not None:
             self.state.promoted_template = e.promote_template
             self._add_comment(e.author, f"Promoted to case with template '{e.promote_template}'")
-        if e.artifacts:
-            for a in e.artifacts:
-                a.added_by = a.added_by or e.author
-            room = MAX_ARTIFACTS - len(c.artifacts)
-            c.artifacts.extend(e.artifacts[:max(room, 0)])
-            if len(e.artifacts) > room:
-                self._add_comment("system", f"Artifact limit {MAX_ARTIFACTS} reached; "
-                                            f"{len(e.artifacts) - max(room, 0)} artifacts not added")
+        self._add_artifacts(e.author, e.artifacts)
         if e.auto_resolved is not None:
             self.state.auto_resolved = e.auto_resolved
         for p in e.prompts_opened:
@@ -200,10 +207,39 @@ class ContainerWorkflow:
             self._prompts.pop(pid, None)
         self.state.awaiting_prompt = bool(self._prompts)
         if e.status is not None and c.status != Status.CLOSED:
-            if e.status == Status.CLOSED:
-                self._close_requested = True
-            else:
-                c.status = e.status
+            self._apply_status(e, e.status)
+
+    def _apply_status(self, e: ContainerEvent, status: Status) -> None:
+        """A status from a playbook (or an analyst's non-closing change)."""
+        run = e.run or e.author
+        if status != Status.CLOSED:
+            self.state.container.status = status
+            if status == Status.OPEN and e.author in PLAYBOOK_TYPES:
+                self.state.left_open_by = run
+            return
+        held = self.state.left_open_by
+        if held is not None and held != run and workflow.patched("automation-keeps-analyst-cases-open"):
+            # An earlier run left the container for an analyst: later automation does not close it.
+            who = held.split("/")[1] if held.startswith("playbook/") else held
+            self._add_comment("system", f"{e.author} found nothing more and would have closed the container; it "
+                                        f"stays open because {who} left it for an analyst.")
+            self.state.auto_resolved = False
+            return
+        self._close_requested = True
+
+    def _add_artifacts(self, author: str, artifacts: list[Artifact]) -> list[Artifact]:
+        """Append artifacts (each recording who added it) up to the cap; returns those added."""
+        if not artifacts:
+            return []
+        c = self.state.container
+        for a in artifacts:
+            a.added_by = a.added_by or author
+        room = max(MAX_ARTIFACTS - len(c.artifacts), 0)
+        c.artifacts.extend(artifacts[:room])
+        if len(artifacts) > room:
+            self._add_comment("system", f"Artifact limit {MAX_ARTIFACTS} reached; "
+                                        f"{len(artifacts) - room} artifacts not added")
+        return artifacts[:room]
 
     def _add_comment(self, author: str, text: str) -> None:
         if len(self.state.comments) >= MAX_COMMENTS:
@@ -234,6 +270,54 @@ class ContainerWorkflow:
             raise ApplicationError(f"container {self.state.container.id} is closed", type="ContainerClosed")
         if len(self.state.container.artifacts) + len(ch.artifacts) > MAX_ARTIFACTS:
             raise ApplicationError(f"a container holds at most {MAX_ARTIFACTS} artifacts", type="TooManyArtifacts")
+
+    @workflow.update
+    async def add_alert(self, more: MoreAlert) -> MoreAlertAck:
+        """The same alert again: merge its new artifacts (deduplicated by content) and run its playbooks on them."""
+        return self._merge(more.artifacts, more.playbooks, more.run_as, more.source, more.notes)
+
+    @add_alert.validator
+    def _validate_add_alert(self, more: MoreAlert) -> None:
+        if self.s is None or not self._matched:
+            raise ApplicationError("container is still starting; retry", type="NotReady")
+        if self.state.container.status == Status.CLOSED or self._finished():
+            raise ApplicationError(f"container {self.state.container.id} is closed", type="ContainerClosed")
+
+    def _merge(self, artifacts: list[Artifact], playbooks: list[str], run_as: str, source: str,
+               notes: list[str]) -> MoreAlertAck:
+        known = {artifact_digest(a) for a in self.state.container.artifacts}
+        fresh: list[Artifact] = []
+        for a in artifacts:
+            d = artifact_digest(a)
+            if d not in known:
+                known.add(d)
+                fresh.append(a)
+        self.state.alerts += 1
+        added = self._add_artifacts(source, fresh)
+        for note in notes[:20]:
+            self._add_comment("ingest", note)
+        started = []
+        if added:
+            self._add_comment("system", f"The same alert arrived again (alert {self.state.alerts}) with "
+                                        f"{len(added)} new artifact(s); running its playbooks on them.")
+            for name in playbooks:
+                if name in PLAYBOOK_TYPES:
+                    self._start_playbook(name, run_as, f"alert-{self.state.alerts}", scope=added)
+                    started.append(name)
+            if self.state.container.status == Status.NEW and started:
+                self.state.container.status = Status.OPEN
+        self._upsert()
+        return MoreAlertAck(artifacts_added=len(added), artifacts_duplicate=len(artifacts) - len(added),
+                            playbooks=started)
+
+    def _reopen_state(self, r: Reopen) -> None:
+        """A closed container's new run: open again and say why (its new content is merged by `run`)."""
+        c = self.state.container
+        self.state.reopened += 1
+        c.status, c.closed = Status.OPEN, None
+        self.state.left_open_by = None
+        self.state.auto_resolved = False
+        self._add_comment(r.by, f"Reopened: {r.reason}")
 
     @workflow.update
     async def run_playbook(self, req: RunPlaybookRequest) -> str:

@@ -18,8 +18,18 @@ from core.models import (
 )
 
 
+class Reopen(BaseModel):
+    """Why a closed container starts again: a new alert with new content, or an analyst."""
+
+    reason: str
+    by: str
+    artifacts: list[Artifact] = Field(default_factory=list, description="New artifacts the reopening brings")
+    playbooks: list[str] = Field(default_factory=list, description="Playbooks to run on those artifacts")
+    run_as: str = "automation"
+
+
 class ContainerInput(BaseModel):
-    """Start (or continue-as-new) of a container workflow."""
+    """Start (or continue-as-new, or reopening) of a container workflow."""
 
     container: Container
     playbooks: list[str] | None = Field(default=None, description="Run these instead of matching triggers")
@@ -28,6 +38,7 @@ class ContainerInput(BaseModel):
     predicted: list[str] | None = Field(default=None, description="Playbooks already in the start-time "
                                                                     "search attributes (status open)")
     state: ContainerState | None = None
+    reopen: Reopen | None = Field(default=None, description="Set when a closed container is reopened")
 
 
 class ContainerState(BaseModel):
@@ -43,6 +54,28 @@ class ContainerState(BaseModel):
     manual_runs: int = 0
     awaiting_prompt: bool = False
     notes: list[str] = Field(default_factory=list)
+    alerts: int = Field(default=1, description="Alerts merged into this container (the first one included)")
+    left_open_by: str | None = Field(default=None, description="The playbook run (workflow id) that left it open "
+                                                               "for an analyst; no other run closes it")
+    reopened: int = 0
+
+
+class MoreAlert(BaseModel):
+    """The same alert again, with content: its artifacts are merged (deduplicated) and its playbooks run."""
+
+    artifacts: list[Artifact] = Field(default_factory=list)
+    playbooks: list[str] = Field(default_factory=list, description="The playbooks its triggers match")
+    run_as: str = "automation"
+    source: str = Field(default="ingest", description="Who sent it (the ingesting user or route)")
+    notes: list[str] = Field(default_factory=list)
+
+
+class MoreAlertAck(BaseModel):
+    """What merging did."""
+
+    artifacts_added: int
+    artifacts_duplicate: int
+    playbooks: list[str] = Field(default_factory=list, description="Runs started on the new artifacts")
 
 
 class TriggerMatch(BaseModel):

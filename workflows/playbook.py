@@ -333,6 +333,7 @@ class Playbook:
         if self._is_empty(self._pending):
             return
         event, self._pending = self._pending, ContainerEvent(author=self.meta.name)
+        event.run = workflow.info().workflow_id
         handle = workflow.get_external_workflow_handle(self.inp.container_workflow_id)
         await handle.signal("apply_event", event)
 

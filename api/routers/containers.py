@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import WorkflowExecution, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecution, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from api.auth import Analyst, Ingester, Reader
@@ -27,7 +29,8 @@ from core.temporal import (
 from core.visibility import WORKFLOW_TYPE, Filter
 from workflows.container import ContainerWorkflow
 from workflows.ids import CONTAINER_PREFIX
-from workflows.messages import AnalystChange, ContainerView, RunPlaybookRequest
+from workflows.messages import AnalystChange, ContainerView, Reopen, RunPlaybookRequest
+from workflows.starter import reopen_container
 
 router = APIRouter(prefix="/api/v1/containers", tags=["containers"])
 
@@ -161,9 +164,40 @@ async def add_comment(container_id: str, body: CommentIn, user: Analyst, client:
 
 
 @router.patch("/{container_id}", response_model=ContainerView)
-async def patch_container(container_id: str, body: ContainerPatch, user: Analyst, client: ClientDep) -> ContainerView:
-    """Change status, severity, owner or disposition. Closing ends the container."""
-    return await _change(client, container_id, AnalystChange(user=user.name, **body.model_dump()))
+async def patch_container(container_id: str, body: ContainerPatch, request: Request, user: Analyst,
+                          client: ClientDep) -> ContainerView:
+    """Change status, severity, owner or disposition. Closing ends the container; `status: open` on a closed
+    container reopens it (a new run of its workflow carrying its state, comments and history)."""
+    change = AnalystChange(user=user.name, **body.model_dump())
+    if body.status != Status.OPEN:
+        return await _change(client, container_id, change)
+    for _ in range(REOPEN_ATTEMPTS):
+        if await _is_closed(client, container_id):
+            try:
+                await reopen_container(client, container_id, Reopen(reason=body.comment or "reopened by an analyst",
+                                                                    by=user.name),
+                                       task_queue=request.app.state.settings.playbook_task_queue)
+            except RuntimeError as e:
+                raise HTTPException(409, f"container {container_id} cannot be reopened: {e}") from None
+            return await _change(client, container_id, change.model_copy(update={"status": None, "comment": None}))
+        try:
+            return await _change(client, container_id, change)
+        except HTTPException as e:
+            if e.status_code != 409:
+                raise
+            await asyncio.sleep(0.2)  # it was closing as we asked: reopen it once it has closed
+    raise HTTPException(409, f"container {container_id} is closing; retry")
+
+
+REOPEN_ATTEMPTS = 25
+
+
+async def _is_closed(client: ClientDep, container_id: str) -> bool:
+    try:
+        d = await container_handle(client, container_id).describe()
+    except RPCError as e:
+        raise rpc_error(e, f"container {container_id}") from None
+    return d.status is not None and d.status != WorkflowExecutionStatus.RUNNING
 
 
 @router.post("/{container_id}/artifacts", response_model=ContainerView)

@@ -155,6 +155,7 @@ class ContainerEvent(BaseModel):
     """
 
     author: str = "automation"
+    run: str | None = Field(default=None, description="The playbook run (workflow id) that sent it")
     comments: list[str] = Field(default_factory=list)
     severity: Severity | None = None
     status: Status | None = None
