@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from core.config.triggers import TriggerFile
 from core.models import Artifact, Container, Sensitivity, Severity
 from core.prometheus import observe_ingest
+from core.temporal import SA_CONTAINER_NUM, SA_KIND
 from core.visibility import Filter, is_safe
 from workflows.container import ContainerWorkflow
 from workflows.ids import CONTAINER_ID_RE, container_workflow_id
@@ -67,9 +68,47 @@ class Page(BaseModel, Generic[T]):
     next_page_token: str | None = Field(default=None, description="None on the last page")
 
 
+def predicted_playbooks(request: Request, container: Container) -> list[str]:
+    """The playbooks the triggers start for `container`."""
+    triggers: TriggerFile = request.app.state.triggers
+    return [t.playbook_name for t in triggers.match(container)]
+
+
+_NUMBERS: dict[int, str] = {}  # numeric id -> SOAR id, learnt at ingestion (bounded)
+NUMBER_CACHE_MAX = 100_000
+
+
+async def resolve_container_id(client: Client, ident: int | str) -> str | None:
+    """The `SOAR-...` id of a container named by it or by its numeric id (None when no container has it)."""
+    text = str(ident).strip()
+    if CONTAINER_ID_RE.match(text):
+        return text
+    if not text.isdigit() or len(text) > 16:
+        return None
+    number = int(text)
+    if number in _NUMBERS:
+        return _NUMBERS[number]
+    query = Filter().where(SA_KIND, "container").where(SA_CONTAINER_NUM, number)
+    async for wf in client.list_workflows(str(query), limit=1):
+        found = wf.id.removeprefix("container/")
+        _remember(number, found)
+        return found
+    return None
+
+
+def _remember(number: int, container_id: str) -> None:
+    if len(_NUMBERS) >= NUMBER_CACHE_MAX:
+        _NUMBERS.clear()
+    _NUMBERS[number] = container_id
+
+
 async def ingest(request: Request, client: Client, container: Container, source: str,
-                 notes: list[str] | None = None) -> Accepted:
-    """Start (or find) the container and say which playbooks its triggers start."""
+                 notes: list[str] | None = None, automate: bool = True) -> Accepted:
+    """Start (or find) the container and say which playbooks its triggers start.
+
+    `automate=False` (Splunk's `run_automation: false`) creates it without running playbooks; the artifact that
+    comes with `run_automation: true` runs them (`POST /rest/artifact`).
+    """
     settings = request.app.state.settings
     if len(container.artifacts) > settings.api_max_artifacts:
         raise HTTPException(422, f"artifacts: {len(container.artifacts)} given; the limit is "
@@ -79,10 +118,10 @@ async def ingest(request: Request, client: Client, container: Container, source:
     who = getattr(getattr(request.state, "user", None), "name", "unknown")
     for a in container.artifacts:
         a.added_by = f"{who} via {source}"
-    triggers: TriggerFile = request.app.state.triggers
-    playbooks = [t.playbook_name for t in triggers.match(container)]
+    playbooks = predicted_playbooks(request, container) if automate else []
     res = await start_container(client, container, task_queue=settings.playbook_task_queue, notes=notes,
-                                predicted=playbooks)
+                                predicted=playbooks, playbooks=None if automate else [])
+    _remember(res.number, res.container_id)
     if not res.duplicate:
         observe_ingest(source)
     return Accepted(container_id=res.container_id, id=res.number, duplicate=res.duplicate,

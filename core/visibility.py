@@ -1,7 +1,7 @@
 """Temporal visibility list filters, built in one place from the search-attribute keys of `core/temporal.py`.
 
 Every value goes through `literal()`: booleans and integers as themselves, datetimes as quoted RFC 3339,
-strings (and string enums) quoted only when they match `SAFE_VALUE` (letters, digits, `_`, `-`, `.` and
+strings (and string enums) quoted only when they match `SAFE_VALUE` (letters, digits, `_`, `-`, `.`, `/` and
 spaces), so no value can close the quote and extend the query. A value that does not match raises
 `UnsafeFilterValue`; the API answers it as 422.
 
@@ -25,8 +25,9 @@ from core.temporal import SA_AWAITING_PROMPT, SA_CONTAINER_ID, SA_KIND, SA_PLAYB
 WORKFLOW_TYPE = SearchAttributeKey.for_keyword("WorkflowType")
 EXECUTION_STATUS = SearchAttributeKey.for_keyword("ExecutionStatus")
 START_TIME = SearchAttributeKey.for_datetime("StartTime")
+WORKFLOW_ID = SearchAttributeKey.for_keyword("WorkflowId")
 
-SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.\- ]{1,128}$")
+SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.\- /]{1,256}$")  # "/": workflow ids (harmless inside quotes)
 RUNNING = "Running"
 
 Op = Literal["=", "!=", ">", ">=", "<", "<="]

@@ -274,7 +274,8 @@ class ContainerWorkflow:
     @workflow.update
     async def add_alert(self, more: MoreAlert) -> MoreAlertAck:
         """The same alert again: merge its new artifacts (deduplicated by content) and run its playbooks on them."""
-        return self._merge(more.artifacts, more.playbooks, more.run_as, more.source, more.notes)
+        return self._merge(more.artifacts, more.playbooks, more.run_as, more.source, more.notes,
+                           run_automation=more.run_automation, count_alert=more.count_alert)
 
     @add_alert.validator
     def _validate_add_alert(self, more: MoreAlert) -> None:
@@ -284,31 +285,46 @@ class ContainerWorkflow:
             raise ApplicationError(f"container {self.state.container.id} is closed", type="ContainerClosed")
 
     def _merge(self, artifacts: list[Artifact], playbooks: list[str], run_as: str, source: str,
-               notes: list[str]) -> MoreAlertAck:
-        known = {artifact_digest(a) for a in self.state.container.artifacts}
+               notes: list[str], *, run_automation: bool = True, count_alert: bool = True) -> MoreAlertAck:
+        c = self.state.container
+        known = {artifact_digest(a) for a in c.artifacts}
         fresh: list[Artifact] = []
+        flags: list[bool] = []
         for a in artifacts:
             d = artifact_digest(a)
+            flags.append(d not in known)
             if d not in known:
                 known.add(d)
                 fresh.append(a)
-        self.state.alerts += 1
+        if count_alert:
+            self.state.alerts += 1
         added = self._add_artifacts(source, fresh)
         for note in notes[:20]:
             self._add_comment("ingest", note)
-        started = []
-        if added:
-            self._add_comment("system", f"The same alert arrived again (alert {self.state.alerts}) with "
-                                        f"{len(added)} new artifact(s); running its playbooks on them.")
-            for name in playbooks:
-                if name in PLAYBOOK_TYPES:
-                    self._start_playbook(name, run_as, f"alert-{self.state.alerts}", scope=added)
-                    started.append(name)
-            if self.state.container.status == Status.NEW and started:
-                self.state.container.status = Status.OPEN
+        started: list[str] = []
+        if not run_automation:
+            self.state.unautomated += len(added)
+        elif added or self.state.unautomated:
+            scope = c.artifacts[len(c.artifacts) - len(added) - self.state.unautomated:]
+            self.state.unautomated = 0
+            started = self._run_on(scope, playbooks, run_as)
         self._upsert()
-        return MoreAlertAck(artifacts_added=len(added), artifacts_duplicate=len(artifacts) - len(added),
-                            playbooks=started)
+        return MoreAlertAck(artifacts_added=len(added), artifacts_duplicate=len(artifacts) - len(fresh),
+                            playbooks=started, added=flags)
+
+    def _run_on(self, scope: list[Artifact], playbooks: list[str], run_as: str) -> list[str]:
+        """Run `playbooks` on the artifacts `scope` (a later alert's, or those added without automation)."""
+        started = [name for name in playbooks if name in PLAYBOOK_TYPES]
+        if not started:
+            return []
+        self._add_comment("system", f"{len(scope)} new artifact(s) (alert {self.state.alerts}); running "
+                                    f"{', '.join(started)} on them.")
+        self.state.automations += 1
+        for name in started:
+            self._start_playbook(name, run_as, f"alert-{self.state.automations}", scope=scope)
+        if self.state.container.status == Status.NEW:
+            self.state.container.status = Status.OPEN
+        return started
 
     def _reopen_state(self, r: Reopen) -> None:
         """A closed container's new run: open again and say why (its new content is merged by `run`)."""
@@ -323,7 +339,11 @@ class ContainerWorkflow:
     async def run_playbook(self, req: RunPlaybookRequest) -> str:
         """Run a playbook manually; returns its workflow id."""
         self.state.manual_runs += 1
-        wid = self._start_playbook(req.playbook, req.user, f"manual-{self.state.manual_runs}")
+        scope = None
+        if req.scope is not None:
+            wanted = set(req.scope)
+            scope = [a for a in self.state.container.artifacts if artifact_digest(a) in wanted]
+        wid = self._start_playbook(req.playbook, req.user, f"manual-{self.state.manual_runs}", scope=scope)
         self._add_comment(req.user, f"Started playbook {req.playbook} manually")
         if self.state.container.status == Status.NEW:
             self.state.container.status = Status.OPEN

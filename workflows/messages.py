@@ -58,6 +58,10 @@ class ContainerState(BaseModel):
     left_open_by: str | None = Field(default=None, description="The playbook run (workflow id) that left it open "
                                                                "for an analyst; no other run closes it")
     reopened: int = 0
+    automations: int = Field(default=1, description="Times its playbooks were started on new content (the first "
+                                                   "alert's included); names the runs (`.../alert-<n>`)")
+    unautomated: int = Field(default=0, description="Trailing artifacts added without automation (run_automation "
+                                                    "false); the next automated addition runs on them too")
 
 
 class MoreAlert(BaseModel):
@@ -68,6 +72,10 @@ class MoreAlert(BaseModel):
     run_as: str = "automation"
     source: str = Field(default="ingest", description="Who sent it (the ingesting user or route)")
     notes: list[str] = Field(default_factory=list)
+    run_automation: bool = Field(default=True, description="Run the playbooks now, on these artifacts and on "
+                                                           "those added earlier without automation (Splunk's "
+                                                           "run_automation)")
+    count_alert: bool = Field(default=True, description="A new alert (false: artifacts added to the same one)")
 
 
 class MoreAlertAck(BaseModel):
@@ -76,6 +84,7 @@ class MoreAlertAck(BaseModel):
     artifacts_added: int
     artifacts_duplicate: int
     playbooks: list[str] = Field(default_factory=list, description="Runs started on the new artifacts")
+    added: list[bool] = Field(default_factory=list, description="Per artifact sent: new (true) or a duplicate")
 
 
 class TriggerMatch(BaseModel):
@@ -104,6 +113,8 @@ class RunPlaybookRequest(BaseModel):
 
     playbook: str
     user: str
+    scope: list[str] | None = Field(default=None, description="Run on these artifacts only (content digests); "
+                                                              "None: all of them")
 
 
 class AnalystChange(BaseModel):

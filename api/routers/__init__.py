@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from api.routers import catalog, codec, containers, health, ingest, metrics, prompts, splunk
+from api.routers import catalog, codec, containers, health, ingest, metrics, prompts, splunk, splunk_containers
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -15,6 +15,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     metrics.router,
     prompts.router,
     splunk.router,
+    splunk_containers.router,
 )
 
 

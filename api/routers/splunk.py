@@ -2,9 +2,9 @@
 `{"count", "num_pages", "data"}`, the `_filter_` language (`api/splunk_filters.py`) and the failure
 envelope `{"failed": true, "message"}`, so scripts written against Splunk SOAR run unchanged.
 
-Today: `GET /rest/playbook_run`. A new resource (`/rest/container`, `/rest/artifact`) declares a row model
-(its fields are the filterable and sortable ones), a `<Type>List(SplunkList[<Row>])`, and a route that
-loads rows, then calls `filtered_page()`.
+Here: `/rest/playbook_run` (list, start, one run). Containers and artifacts: `api/routers/splunk_containers.py`.
+A resource declares a row model (its fields are the filterable and sortable ones), a
+`<Type>List(SplunkList[<Row>])`, and a route that loads rows, then calls `filtered_page()`.
 """
 
 from __future__ import annotations
@@ -13,18 +13,25 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Literal, TypeVar
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
-from api.auth import Reader
+from api.auth import Analyst, Reader
 from api.deps import ClientDep, OutcomesDep
+from api.errors import rpc_error, update_error
 from api.runs import PLAYBOOK_NAME_RE, list_runs
 from api.splunk_filters import FilterError, ListArgs, ListArgsDep, apply_filters, paginate, sort_rows
 from core.metrics import Run
 from core.models import RunStatus
-from core.visibility import playbook_runs
-from workflows.ids import CONTAINER_ID_RE
+from core.models.container import artifact_digest
+from core.visibility import WORKFLOW_ID, playbook_runs
+from workflows.container import ContainerWorkflow
+from workflows.ids import CONTAINER_ID_RE, container_workflow_id
+from workflows.messages import RunPlaybookRequest
+from workflows.registry import PLAYBOOKS
 
 router = APIRouter(prefix="/rest", tags=["splunk-soar"])
 
@@ -168,5 +175,91 @@ async def list_playbook_runs(user: Reader, client: ClientDep, outcomes: Outcomes
         data, count, pages = filtered_page([playbook_run_row(r) for r in runs], filters, sort, args,
                                            tiebreak="workflow_id")
         return PlaybookRunList(count=count, num_pages=pages, data=data, truncated=truncated)
+
+    return await answer(build)
+
+
+class PlaybookRunPost(BaseModel):
+    """`POST /rest/playbook_run` (Splunk SOAR's body; `inputs` is for input playbooks, not supported)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    container_id: int | str
+    playbook_id: str | int = Field(description="A playbook name, or Splunk's `repo/name`")
+    scope: str | list[int] = Field(default="all", description="all | new | [artifact ids]")
+    run: bool = True
+
+
+class PlaybookRunStarted(BaseModel):
+    """Splunk's answer: the run's id (it is queued)."""
+
+    playbook_run_id: int
+    received: bool = True
+    message: str
+    workflow_id: str
+
+
+_RUN_IDS: dict[int, str] = {}  # playbook_run_id -> workflow id, learnt when started here (bounded)
+
+
+@router.post("/playbook_run", response_model=PlaybookRunStarted, responses=FAILED_RESPONSES)
+async def start_playbook_run(request: Request, user: Analyst, client: ClientDep) -> PlaybookRunStarted | JSONResponse:
+    """Run a playbook on a container, as Splunk SOAR's API does; `GET /rest/playbook_run/<id>` follows it."""
+    from api.routers.splunk_containers import artifact_number
+    from api.service import resolve_container_id
+
+    try:
+        body = PlaybookRunPost.model_validate(await request.json())
+    except ValidationError as e:
+        err = e.errors()[0]
+        return failed(400, f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}")
+    except ValueError:
+        return failed(400, "the body is not JSON")
+    if not body.run:
+        return failed(400, "run must be true (this API starts the playbook when asked)")
+    name = str(body.playbook_id).rsplit("/", 1)[-1]
+    if name not in PLAYBOOKS:
+        return failed(404, f"no playbook {str(body.playbook_id)[:80]!r}; one of: {', '.join(sorted(PLAYBOOKS))}")
+    cid = await resolve_container_id(client, body.container_id)
+    if cid is None:
+        return failed(404, f"no container {str(body.container_id)[:40]}")
+    handle = client.get_workflow_handle(container_workflow_id(cid))
+    scope: list[str] | None = None
+    try:
+        if isinstance(body.scope, list):
+            view = await handle.query(ContainerWorkflow.view)
+            wanted = set(body.scope)
+            scope = [artifact_digest(a) for a in view.state.container.artifacts if artifact_number(cid, a) in wanted]
+        wid = await handle.execute_update(ContainerWorkflow.run_playbook,
+                                          RunPlaybookRequest(playbook=name, user=user.name, scope=scope))
+    except WorkflowUpdateFailedError as e:
+        h = update_error(e)
+        return failed(h.status_code, str(h.detail))
+    except RPCError as e:
+        h = rpc_error(e, f"open container {cid}")
+        return failed(h.status_code, str(h.detail))
+    run_id = stable_id(wid)
+    if len(_RUN_IDS) > 100_000:
+        _RUN_IDS.clear()
+    _RUN_IDS[run_id] = wid
+    return PlaybookRunStarted(playbook_run_id=run_id, workflow_id=wid,
+                              message=f"playbook {name} started on container {body.container_id}")
+
+
+@router.get("/playbook_run/{run_id}", response_model=PlaybookRunRow, responses=FAILED_RESPONSES)
+async def get_playbook_run(run_id: int, user: Reader, client: ClientDep,
+                           outcomes: OutcomesDep) -> PlaybookRunRow | JSONResponse:
+    """One playbook run by its `playbook_run_id` (status `running`, `success` or `failed`)."""
+
+    async def build() -> PlaybookRunRow:
+        wid = _RUN_IDS.get(run_id)
+        query = playbook_runs()
+        if wid is not None:
+            query = query.where(WORKFLOW_ID, wid)
+        runs, _ = await list_runs(client, query, outcomes)
+        for r in runs:
+            if stable_id(r.workflow_id) == run_id:
+                return playbook_run_row(r)
+        raise HTTPException(404, f"no playbook run {run_id}")
 
     return await answer(build)
