@@ -12,10 +12,11 @@ if TYPE_CHECKING:
 
 def all_workflows() -> list[type]:
     """Every workflow class the playbook worker runs."""
+    from workflows.assets import AssetsWorkflow
     from workflows.container import ContainerWorkflow
     from workflows.registry import PLAYBOOKS
 
-    return [ContainerWorkflow, *(p.workflow for p in PLAYBOOKS.values())]
+    return [ContainerWorkflow, AssetsWorkflow, *(p.workflow for p in PLAYBOOKS.values())]
 
 
 def platform_activities(store: AssetStore, settings: Settings) -> list[Callable[..., Any]]:

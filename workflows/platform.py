@@ -1,4 +1,5 @@
-"""The platform's own activities: trigger matching (with asset routes) for new containers."""
+"""The platform's own activities: trigger matching (with asset routes) for new containers, and the asset
+catalogue the API shows."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from temporalio import activity
 from core.config.triggers import Trigger, TriggerFile, match_triggers
 from core.runtime import AssetStore
 from core.settings import Settings
+from workflows.assets import AssetInfo
 from workflows.messages import MatchInput, MatchResult, TriggerMatch
 from workflows.registry import PLAYBOOKS
 
@@ -37,6 +39,18 @@ class PlatformActivities:
                        for t in match_triggers(self.triggers(), inp.container)]
         return MatchResult(matches=matches, routes=self._routes)
 
+    @activity.defn(name="soar.asset_catalog")
+    async def catalog(self) -> list[AssetInfo]:
+        """Every configured asset as this worker loaded it (the unavailable ones with their reasons)."""
+        s = self.store
+        out = [AssetInfo(asset_name=a.asset_name, app=a.app, connector=a.connector, product_vendor=a.product_vendor,
+                         product_name=a.product_name, configuration=a.configuration_redacted,
+                         task_queue=s.task_queue(a), rate_limited=a.rate_limited,
+                         actions=sorted(s.connectors[a.connector].actions)) for a in s.assets.values()]
+        out += [AssetInfo(asset_name=u.asset_name, app=u.app, connector=u.connector, available=False,
+                          reason=u.reason) for u in s.unavailable.values()]
+        return sorted(out, key=lambda a: a.asset_name)
+
     def all(self) -> list[Callable[..., Any]]:
         """Every platform activity."""
-        return [self.match]
+        return [self.match, self.catalog]

@@ -1,19 +1,16 @@
-"""Playbooks and assets (secrets redacted), and asset connectivity tests."""
+"""Playbooks and assets (secrets redacted, as the workers loaded them), and asset connectivity tests."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from api.assets import worker_assets
 from api.auth import Analyst, Reader
-from core.errors import ConfigError, ConnectorError
-from core.models import ActionInput
+from api.deps import ClientDep
 from workflows.registry import PLAYBOOKS
-
-if TYPE_CHECKING:
-    from core.runtime import AssetStore
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
@@ -29,7 +26,7 @@ class PlaybookSummary(BaseModel):
 
 
 class AssetSummary(BaseModel):
-    """A configured asset (secrets redacted) and where its actions run."""
+    """A configured asset (secrets redacted), where its actions run, and whether it is usable."""
 
     asset_name: str
     app: str
@@ -39,6 +36,8 @@ class AssetSummary(BaseModel):
     task_queue: str
     rate_limited: bool
     actions: list[str]
+    available: bool = True
+    reason: str | None = Field(default=None, description="Why it is unavailable (its configuration error)")
 
 
 class AssetTest(BaseModel):
@@ -57,40 +56,19 @@ async def playbooks(user: Reader) -> list[PlaybookSummary]:
                             description=p.description) for p in PLAYBOOKS.values()]
 
 
-def _store(request: Request) -> AssetStore:
-    from activities import discover_connectors
-    from core.runtime import AssetStore
-
-    store: AssetStore | None = getattr(request.app.state, "assets", None)
-    if store is None:
-        s = request.app.state.settings
-        store = AssetStore.load(s.assets_file, discover_connectors(), s.playbook_task_queue)
-        request.app.state.assets = store
-    return store
-
-
 @router.get("/assets", response_model=list[AssetSummary])
-async def assets(request: Request, user: Reader) -> list[AssetSummary]:
-    """Configured assets, secrets redacted."""
-    store = _store(request)
-    return [AssetSummary(asset_name=a.asset_name, app=a.app, product_vendor=a.product_vendor,
-                         product_name=a.product_name, configuration=a.configuration_redacted,
-                         task_queue=store.task_queue(a), rate_limited=a.rate_limited,
-                         actions=sorted(store.connectors[a.connector].actions)) for a in store.assets.values()]
+async def assets(request: Request, user: Reader, client: ClientDep) -> list[AssetSummary]:
+    """Configured assets as the workers loaded them (secrets redacted); an unavailable one says why."""
+    reply = await worker_assets(client, request.app.state.settings)
+    return [AssetSummary(**a.model_dump()) for a in reply.assets]
 
 
 @router.post("/assets/{name}/test", response_model=AssetTest, response_model_exclude_none=True)
-async def test_asset(name: str, request: Request, user: Analyst) -> AssetTest:
-    """Run `test connectivity` on an asset."""
-    store = _store(request)
-    try:
-        asset = store.get(name)
-    except ConfigError:
-        raise HTTPException(404, f"no asset {name[:80]!r}") from None
-    connector = store.connectors[asset.connector]
-    try:
-        spec = connector.find("test connectivity")
-        result = await store.run(spec, ActionInput(asset=name))
-    except ConnectorError as e:
-        return AssetTest(asset=name, ok=False, error=type(e).__name__, message=str(e))
-    return AssetTest(asset=name, ok=result.status == "success", message=result.message)
+async def test_asset(name: str, request: Request, user: Analyst, client: ClientDep) -> AssetTest:
+    """Run `test connectivity` on an asset (on a worker: the API holds no vendor secret)."""
+    reply = await worker_assets(client, request.app.state.settings, test=name)
+    if reply.error == "ConfigError":
+        raise HTTPException(404, f"no asset {name[:80]!r}")
+    assert reply.result is not None
+    ok = reply.error is None and reply.result.status == "success"
+    return AssetTest(asset=name, ok=ok, message=reply.result.message, error=reply.error)

@@ -27,8 +27,9 @@ from api.app import create_app
 from core.settings import Settings
 from core.temporal import SEARCH_ATTRIBUTES
 from tests.helpers.config import example_assets, write_assets
+from tests.helpers.procs import WorkerProc, soar_env
 from tests.helpers.servers import ServerThread
-from tests.security.conftest import EXTRA_TOKENS, enc_settings, write_users
+from tests.security.conftest import EXTRA_TOKENS, KEY_B64, KEY_ID, enc_settings, write_users
 
 # Raw emails are text on the wire (POST /api/v1/ingest/email takes message/rfc822).
 schemathesis.serializer.alias("message/rfc822", "text/plain")
@@ -68,15 +69,21 @@ def live_api(dev_env: WorkflowEnvironment, fuzz_namespace: str, simulator_server
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real API on a loopback port (it connects its own Temporal client, in its own loop)."""
     tmp: Path = tmp_path_factory.mktemp("fuzz")
-    s = enc_settings(Settings(), temporal_address=dev_env.client.service_client.config.target_host,
-                     temporal_namespace=fuzz_namespace, users_file=write_users(tmp / "users.json"),
-                     assets_file=write_assets(tmp / "assets.json", example_assets(simulator_server.url)),
-                     data_dir=tmp / "data", playbook_task_queue=f"fuzz-{uuid.uuid4().hex[:8]}")
+    address, queue = dev_env.client.service_client.config.target_host, f"fuzz-{uuid.uuid4().hex[:8]}"
+    assets = write_assets(tmp / "assets.json", example_assets(simulator_server.url))
+    s = enc_settings(Settings(), temporal_address=address, temporal_namespace=fuzz_namespace,
+                     users_file=write_users(tmp / "users.json"), assets_file=assets, data_dir=tmp / "data",
+                     playbook_task_queue=queue)
+    # a real worker in the namespace: the asset routes ask one (the API holds no vendor secret)
+    env = soar_env(temporal_address=address, assets_file=assets, task_queue=queue, data_dir=tmp / "data") | {
+        "SOAR_TEMPORAL_NAMESPACE": fuzz_namespace, "SOAR_ENCRYPTION_KEY": KEY_B64, "SOAR_ENCRYPTION_KEY_ID": KEY_ID}
+    worker = WorkerProc(env, tmp / "worker.log").start()
     srv = ServerThread(create_app(s)).start()  # encryption on: the codec routes do real work
     try:
         yield srv.url
     finally:
         srv.stop()
+        worker.terminate()
 
 
 # The description is read from the app at collection (one test per operation); requests go over HTTP to

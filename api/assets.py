@@ -1,0 +1,65 @@
+"""The assets as the workers see them (`workflows.assets`): the API loads no asset file and holds no secret."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+from fastapi import HTTPException
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
+
+from api.errors import rpc_error
+from core.settings import Settings
+from workflows.assets import AssetsReply, AssetsRequest, AssetsWorkflow
+
+CATALOG_TIMEOUT = timedelta(seconds=15)
+TEST_TIMEOUT = timedelta(seconds=60)
+CACHE_S = 10.0
+_cached: tuple[float, AssetsReply] | None = None
+
+
+async def worker_assets(client: Client, settings: Settings, test: str | None = None) -> AssetsReply:
+    """The catalogue (and a connectivity test of `test`), answered by a worker.
+
+    Raises:
+        HTTPException: 503 when no worker answers in time, or Temporal is unavailable.
+    """
+    if not await _has_pollers(client, settings.playbook_task_queue):
+        raise HTTPException(503, f"no worker polls task queue {settings.playbook_task_queue!r}; start one "
+                                 "(`soar worker`, or `make run`)")
+    try:
+        reply: AssetsReply = await client.execute_workflow(
+            AssetsWorkflow.run, AssetsRequest(test=test), id=f"soar-assets/{uuid.uuid4().hex}",
+            task_queue=settings.playbook_task_queue, execution_timeout=TEST_TIMEOUT if test else CATALOG_TIMEOUT)
+    except WorkflowFailureError:
+        raise HTTPException(503, f"no worker answered on task queue {settings.playbook_task_queue!r} within "
+                                 f"{int((TEST_TIMEOUT if test else CATALOG_TIMEOUT).total_seconds())} s; is "
+                                 "`soar worker` running?") from None
+    except RPCError as e:
+        raise rpc_error(e, "assets") from None
+    return reply
+
+
+async def _has_pollers(client: Client, queue: str) -> bool:
+    """Whether a worker polled the queue recently (so the catalogue workflow will be answered)."""
+    req = DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=queue),
+                                   task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
+    try:
+        resp = await client.workflow_service.describe_task_queue(req)
+    except RPCError as e:
+        raise rpc_error(e, f"task queue {queue}") from None
+    return bool(resp.pollers)
+
+
+async def cached_catalog(client: Client, settings: Settings) -> AssetsReply:
+    """The catalogue, re-asked at most every `CACHE_S` seconds (for `/readyz`)."""
+    global _cached
+    now = time.monotonic()
+    if _cached is None or now - _cached[0] > CACHE_S:
+        _cached = (now, await worker_assets(client, settings))
+    return _cached[1]
