@@ -8,6 +8,7 @@ key, and the run trusts nothing in the update but what is signed.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -17,12 +18,12 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailed
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import rpc_error, update_error
-from core.approvals import Signer, claims_for, load_signer
-from core.config.users import User
+from core.approvals import Kind, Signer, claims_for, load_signer
+from core.config.users import User, UserDirectory
 from core.errors import ConfigError
-from core.models import PlaybookOutcome, Prompt, PromptAck, PromptResponse, PromptState
+from core.models import AuditEvent, AuditKind, PlaybookOutcome, Prompt, PromptAck, PromptResponse, PromptState
 from core.settings import Settings
-from workflows.ids import parse_prompt_id
+from workflows.ids import container_workflow_id, parse_prompt_id
 
 
 @lru_cache(maxsize=4)
@@ -70,7 +71,7 @@ async def find_prompt(client: Client, prompt_id: str) -> Prompt | None:
 
 async def answer(client: Client, settings: Settings, user: User, prompt_id: str, option: str, comment: str = "",
                  source: str | None = None) -> PromptAck:
-    """Sign and deliver `user`'s answer.
+    """Sign and deliver `user`'s answer. A refused answer is audited on the container.
 
     Raises:
         HTTPException: 404 unknown prompt, 403 wrong role or refused approval, 409 closed, 422 option not
@@ -81,25 +82,79 @@ async def answer(client: Client, settings: Settings, user: User, prompt_id: str,
         return await _answer_of_finished_run(client, user, prompt_id, option)
     if p.state != PromptState.PENDING:
         return _already(p, user, option)
-    if not user.has_role(p.role):
-        raise HTTPException(403, f"prompt {p.id} is addressed to role {p.role}; {user.name} lacks it")
-    if option not in p.options:
-        raise HTTPException(422, f"option {option!r} is not offered; choose one of: {', '.join(p.options)}")
+    try:
+        if (why := p.refusal(user.name, user.roles)) is not None:
+            raise HTTPException(403, why)
+        if option not in p.options:
+            raise HTTPException(422, f"option {option!r} is not offered; choose one of: {', '.join(p.options)}")
+        return await _deliver(client, settings, user, p, option, comment, source)
+    except HTTPException as e:
+        if e.status_code in (403, 409, 422):
+            await audit_refusal(client, p, user, option, str(e.detail), source)
+        raise
+
+
+async def delegate(client: Client, settings: Settings, directory: UserDirectory, user: User, prompt_id: str,
+                   to: str, source: str | None = None) -> PromptAck:
+    """Hand a prompt to a named colleague who holds its role (signed like an answer).
+
+    Raises:
+        HTTPException: 404 unknown prompt or colleague, 403 when either lacks the role, 409 closed.
+    """
+    p = await find_prompt(client, prompt_id)
+    if p is None or p.state != PromptState.PENDING:
+        raise HTTPException(409, f"prompt {prompt_id[:80]} is not waiting for an answer")
+    colleague = directory.get(to)
+    if colleague is None:
+        raise HTTPException(404, f"no user {to[:60]!r}")
+    if (why := p.refusal(user.name, user.roles)) is not None and "already approved" not in why:
+        raise HTTPException(403, why)
+    if not p.roles_allowed() & set(colleague.roles):
+        raise HTTPException(403, f"{colleague.name} does not hold {p.role}; hand the prompt to someone who does")
+    return await _deliver(client, settings, user, p, "delegate", "", source, kind="delegate", delegate_to=to)
+
+
+async def withdraw(client: Client, settings: Settings, user: User, prompt_id: str,
+                   source: str | None = None) -> PromptAck:
+    """Take back `user`'s approval of a prompt whose quorum has not been reached.
+
+    Raises:
+        HTTPException: 404 unknown prompt, 409 when there is no approval of theirs to withdraw.
+    """
+    p = await find_prompt(client, prompt_id)
+    if p is None or p.state != PromptState.PENDING:
+        raise HTTPException(409, f"prompt {prompt_id[:80]} is decided; an approval it used cannot be withdrawn")
+    return await _deliver(client, settings, user, p, "withdraw", "", source, kind="withdraw")
+
+
+async def _deliver(client: Client, settings: Settings, user: User, p: Prompt, option: str, comment: str,
+                   source: str | None, kind: Kind = "analyst", delegate_to: str | None = None) -> PromptAck:
+    actions = p.authorizes.get(option, []) if kind == "analyst" else []
     claims = claims_for(prompt_id=p.id, workflow_id=p.workflow_id, container_id=p.container_id, option=option,
-                        actions=p.authorizes.get(option, []), responder=user.name, roles=user.roles,
-                        now=datetime.now(UTC), valid_for=timedelta(seconds=settings.approval_valid_s),
-                        source=source)
+                        actions=actions, responder=user.name, roles=user.roles, now=datetime.now(UTC),
+                        valid_for=timedelta(seconds=settings.approval_valid_s), source=source, kind=kind,
+                        delegate_to=delegate_to)
     resp = PromptResponse(prompt_id=p.id, option=option, comment=comment, approval=signer(settings).sign(claims))
     try:
         ack: PromptAck = await client.get_workflow_handle(p.workflow_id).execute_update(
-            "respond", resp, id=f"response:{p.id}:{user.name}:{option}"[:250], result_type=PromptAck)
+            "respond", resp, id=f"{kind}:{p.id}:{user.name}:{option}:{delegate_to or ''}"[:250],
+            result_type=PromptAck)
     except WorkflowUpdateFailedError as e:
         raise update_error(e) from None
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
-            return await _answer_of_finished_run(client, user, prompt_id, option)
+            return await _answer_of_finished_run(client, user, p.id, option)
         raise rpc_error(e, f"prompt {p.id}") from None
     return ack
+
+
+async def audit_refusal(client: Client, p: Prompt, user: User, option: str, why: str, source: str | None) -> None:
+    """Record a refused answer on the prompt's container (best effort: a closed container cannot take it)."""
+    event = AuditEvent(time=datetime.now(UTC), kind=AuditKind.ANSWER_REFUSED, actor=user.name, roles=user.roles,
+                       container_id=p.container_id, prompt_id=p.id, option=option, source=source, outcome="refused",
+                       detail=why)
+    with contextlib.suppress(RPCError):
+        await client.get_workflow_handle(container_workflow_id(p.container_id)).signal("record_audit", event)
 
 
 def _already(p: Prompt, user: User, option: str) -> PromptAck:

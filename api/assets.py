@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from fastapi import HTTPException
 from temporalio.api.enums.v1 import TaskQueueType
@@ -20,7 +21,6 @@ from workflows.assets import AssetsReply, AssetsRequest, AssetsWorkflow
 CATALOG_TIMEOUT = timedelta(seconds=15)
 TEST_TIMEOUT = timedelta(seconds=60)
 CACHE_S = 10.0
-_cached: tuple[float, AssetsReply] | None = None
 
 
 async def worker_assets(client: Client, settings: Settings, test: str | None = None) -> AssetsReply:
@@ -56,10 +56,10 @@ async def _has_pollers(client: Client, queue: str) -> bool:
     return bool(resp.pollers)
 
 
-async def cached_catalog(client: Client, settings: Settings) -> AssetsReply:
-    """The catalogue, re-asked at most every `CACHE_S` seconds (for `/readyz`)."""
-    global _cached
+async def cached_catalog(client: Client, settings: Settings, state: Any) -> AssetsReply:
+    """The catalogue, re-asked at most every `CACHE_S` seconds (for `/readyz`; cached on the app's `state`)."""
     now = time.monotonic()
-    if _cached is None or now - _cached[0] > CACHE_S:
-        _cached = (now, await worker_assets(client, settings))
-    return _cached[1]
+    cached: tuple[float, AssetsReply] | None = getattr(state, "asset_catalog", None)
+    if cached is None or now - cached[0] > CACHE_S:
+        cached = state.asset_catalog = (now, await worker_assets(client, settings))
+    return cached[1]

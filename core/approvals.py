@@ -56,7 +56,7 @@ class ApprovalClaims(BaseModel):
     """What an approval says; signed as canonical JSON."""
 
     v: Literal[1] = 1
-    kind: Literal["analyst", "operator"] = "analyst"
+    kind: Literal["analyst", "operator", "delegate", "withdraw"] = "analyst"
     prompt_id: str
     workflow_id: str
     container_id: str
@@ -67,6 +67,7 @@ class ApprovalClaims(BaseModel):
     issued_at: datetime
     expires_at: datetime
     source: str | None = Field(default=None, description="Where the answer came from (client address)")
+    delegate_to: str | None = Field(default=None, description="kind delegate: the colleague (who holds the role)")
 
     def canonical(self) -> bytes:
         """The bytes that are signed."""
@@ -182,6 +183,32 @@ def check_action(keyring: Keyring, signed: SignedApproval | None, *, action_name
     return claims
 
 
+def check_quorum(keyring: Keyring, approvals: list[SignedApproval], *, quorum: int, action_names: tuple[str, ...],
+                 targets: tuple[str, ...], connector: str, container_id: str | None,
+                 now: datetime | None = None) -> list[ApprovalClaims]:
+    """Verify `approvals` (each as `check_action` does) and that `quorum` different people gave them, for one
+    prompt and one option.
+
+    Raises:
+        ApprovalRequired: none given.
+        ApprovalInvalid: one does not verify, they mix prompts or options, or too few distinct approvers.
+    """
+    if not approvals:
+        return [check_action(keyring, None, action_names=action_names, targets=targets, connector=connector,
+                             container_id=container_id, now=now)]
+    claims = [check_action(keyring, a, action_names=action_names, targets=targets, connector=connector,
+                           container_id=container_id, now=now) for a in approvals]
+    if any(c.kind not in ("analyst", "operator") for c in claims):
+        raise ApprovalInvalid("a delegation or withdrawal is not an approval")
+    if len({(c.prompt_id, c.option) for c in claims}) > 1:
+        raise ApprovalInvalid("the approvals are for different prompts or options")
+    people = {c.responder for c in claims}
+    if len(people) < quorum:
+        raise ApprovalInvalid(f"'{action_names[0]}' on {targets[0]!r} needs {quorum} different approvers; "
+                              f"{len(people)} approved ({', '.join(sorted(people))})")
+    return claims
+
+
 # ---- the keys this process trusts (workers: for update validators and activities) ------------------------
 _trusted: Keyring | None = None
 
@@ -262,11 +289,14 @@ def init_keys(private_file: Path, public_file: Path, kid: str) -> Signer:
     return signer
 
 
+Kind = Literal["analyst", "operator", "delegate", "withdraw"]
+
+
 def claims_for(*, prompt_id: str, workflow_id: str, container_id: str, option: str,
                actions: list[AuthorizedAction], responder: str, roles: list[str], now: datetime,
-               valid_for: timedelta, kind: Literal["analyst", "operator"] = "analyst",
-               source: str | None = None) -> ApprovalClaims:
+               valid_for: timedelta, kind: Kind = "analyst", source: str | None = None,
+               delegate_to: str | None = None) -> ApprovalClaims:
     """The claims of one decision, valid from `now` for `valid_for`."""
     return ApprovalClaims(kind=kind, prompt_id=prompt_id, workflow_id=workflow_id, container_id=container_id,
                           option=option, actions=actions, responder=responder, roles=sorted(set(roles)),
-                          issued_at=now, expires_at=now + valid_for, source=source)
+                          issued_at=now, expires_at=now + valid_for, source=source, delegate_to=delegate_to)

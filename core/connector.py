@@ -51,6 +51,8 @@ class ConnectorConfig(BaseModel):
     max_requests_per_minute: int | None = Field(default=None, gt=0, le=1_000_000,
                                                 description="The queue's rate when rate_limit is true")
     high_impact_actions: list[str] = Field(default_factory=list, description="Extra actions needing approval")
+    approval_quorum: dict[str, int] = Field(default_factory=dict,
+                                            description="Distinct approvers an action needs: {action: n}")
     cache_ttl_s: float = Field(default=0.0, ge=0, le=86_400,
                                description="Cache read-only results this long (per worker process); 0 = off")
 
@@ -302,6 +304,12 @@ def is_high_impact(spec: ActionSpec, asset: AssetConfig) -> bool:
     """Whether the action needs an approval on this asset (declared, or marked by the asset)."""
     extra = {snake(a) for a in asset.settings.high_impact_actions}
     return spec.high_impact or bool(extra & {snake(n) for n in spec.names})
+
+
+def quorum_of(spec: ActionSpec, asset: AssetConfig) -> int:
+    """How many distinct analysts must approve the action on this asset (1 unless the asset says more)."""
+    names = {snake(n) for n in spec.names}
+    return max([1, *(n for a, n in asset.settings.approval_quorum.items() if snake(a) in names)])
 
 
 def parse_params(spec: ActionSpec, params: Mapping[str, Any]) -> BaseModel:

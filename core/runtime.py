@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.approvals import Keyring, check_action, trusted
+from core.approvals import Keyring, check_quorum, trusted
 from core.config.assets import Assets, UnavailableAsset, load_assets
 from core.connector import (
     ActionSpec,
@@ -23,6 +23,7 @@ from core.connector import (
     Connector,
     execute,
     is_high_impact,
+    quorum_of,
     raw_target,
     scrub,
     target_of,
@@ -112,7 +113,8 @@ class AssetStore:
             c = self.connectors[a.connector]
             out[a.asset_name] = AssetRoute(
                 asset=a.asset_name, connector=a.connector, title=c.title, task_queue=self.task_queue(a),
-                high_impact_actions=[s.name for s in c.actions.values() if is_high_impact(s, a)])
+                high_impact_actions=[s.name for s in c.actions.values() if is_high_impact(s, a)],
+                approval_quorum={s.name: q for s in c.actions.values() if (q := quorum_of(s, a)) > 1})
         for u in self.unavailable.values():
             known = self.connectors.get(u.connector or "")
             out[u.asset_name] = AssetRoute(asset=u.asset_name, connector=u.connector or "",
@@ -136,7 +138,8 @@ class AssetStore:
         connector = self.connector_of(asset)
 
         def authorize(spec: ActionSpec, params: BaseModel) -> None:
-            check_action(self.keyring or trusted(), inp.approval, action_names=spec.names,
+            given = [a for a in (inp.approval, *inp.approvals) if a is not None]
+            check_quorum(self.keyring or trusted(), given, quorum=quorum_of(spec, asset), action_names=spec.names,
                          targets=(raw_target(spec, inp.params), target_of(spec, params)),
                          connector=asset.connector, container_id=inp.container_id)
 

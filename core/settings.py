@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     assets_file: Path = ROOT / "config" / "assets.json"
     triggers_file: Path = ROOT / "config" / "triggers.json"
     users_file: Path = ROOT / "config" / "users.json"
+    roles_file: Path | None = Field(default=None, description="Roles per operation (default: built-in table)")
 
     # Local state (dev server SQLite, raw emails)
     data_dir: Path = ROOT / ".data"
@@ -63,6 +64,12 @@ class Settings(BaseSettings):
     approval_key_id: str = "k1"
     approval_valid_s: float = Field(default=3600.0, gt=0, le=86_400,
                                     description="How long a signed approval lets its actions start")
+
+    # Prompts: reminders at these fractions of the wait; optionally, when the deadline passes, the prompt is put
+    # to a second role for a while before the safe default is taken.
+    prompt_reminders: list[float] = Field(default_factory=lambda: [0.5, 0.8])
+    prompt_escalate_to: str | None = None
+    prompt_escalate_for_s: float = Field(default=600.0, gt=0, le=86_400)
 
     # Worker
     worker_metrics_port: int | None = None

@@ -106,26 +106,39 @@ def resolve(routes: dict[str, AssetRoute], asset: str, action: str, params: dict
     return ResolvedAction(route=route, spec=spec, action=spec.name, params=dict(params))
 
 
-async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: str,
-                     approval: SignedApproval | None = None, label: str | None = None,
-                     priority: Priority | None = None) -> ActionResult:
+Approvals = SignedApproval | list[SignedApproval] | None
+
+
+async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: str, approval: Approvals = None,
+                     label: str | None = None, priority: Priority | None = None) -> ActionResult:
     """Run a resolved action as an activity on its asset's queue.
 
     A failure after the connector's retry policy gives a `failed` result, never an exception, so the
     playbook decides what a failed lookup means (it never means "clean"). An unavailable asset fails at
-    once, with the loader's reason.
+    once, with the loader's reason. `approval` is one signed approval, or several (a quorum).
     """
+    result, _ = await run_action_typed(ra, container_id=container_id, correlation_id=correlation_id,
+                                       approval=approval, label=label, priority=priority)
+    return result
+
+
+async def run_action_typed(ra: ResolvedAction, *, container_id: str, correlation_id: str, approval: Approvals = None,
+                           label: str | None = None, priority: Priority | None = None,
+                           ) -> tuple[ActionResult, str | None]:
+    """`run_action`, plus the error type of a failure (`ApprovalInvalid`, `GuardrailRefused`, ...)."""
+    approvals = approval if isinstance(approval, list) else [approval] if approval is not None else []
     if ra.route.unavailable is not None or ra.spec is None:
         reason = ra.route.unavailable or f"asset {ra.route.asset} has no connector"
-        return ActionResult(status="failed", message=f"asset '{ra.route.asset}' is unavailable: {reason}"[:500])
+        return ActionResult(status="failed", message=f"asset '{ra.route.asset}' is unavailable: {reason}"[:500]), \
+            "AssetUnavailable"
     summary = f"{ra.title}: {defang(ra.target)}" if ra.target else ra.title
     if label:
         summary = f"{label}: {summary}"
     try:
-        return await workflow.execute_activity(
+        result: ActionResult = await workflow.execute_activity(
             ra.activity,
-            ActionInput(asset=ra.route.asset, params=ra.params, approval=approval, container_id=container_id,
-                        correlation_id=correlation_id),
+            ActionInput(asset=ra.route.asset, params=ra.params, approval=approvals[0] if approvals else None,
+                        approvals=approvals[1:], container_id=container_id, correlation_id=correlation_id),
             task_queue=ra.route.task_queue,
             start_to_close_timeout=ra.spec.timeout,
             schedule_to_close_timeout=ra.spec.budget,
@@ -137,5 +150,7 @@ async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: s
         )
     except ActivityError as e:
         cause = e.cause
-        msg = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
-        return ActionResult(status="failed", message=msg[:500])
+        if isinstance(cause, ApplicationError):
+            return ActionResult(status="failed", message=cause.message[:500]), cause.type
+        return ActionResult(status="failed", message=str(cause or e)[:500]), type(cause).__name__
+    return result, None

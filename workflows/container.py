@@ -5,16 +5,18 @@ that its triggers match as child workflows and completes when the container is c
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from core.models import (
         Artifact,
+        AuditEvent,
         Comment,
         ContainerEvent,
         PlaybookInput,
@@ -27,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from core.models.container import artifact_digest
     from core.temporal import (
         INTERNAL_RETRY,
+        SA_LAST_AUDIT,
         SA_AUTO_RESOLVED,
         SA_AWAITING_PROMPT,
         SA_DISPOSITION,
@@ -51,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
 
 MAX_ARTIFACTS = 5000
 MAX_COMMENTS = 2000
+MAX_AUDIT = 1000
 
 
 @workflow.defn(name="ContainerWorkflow")
@@ -97,6 +101,7 @@ class ContainerWorkflow:
                 retry_policy=INTERNAL_RETRY,
             )
             self.state.routes = match.routes
+            self.state.prompt_policy = match.prompt_policy
             if c.status == Status.NEW and match.matches:
                 c.status = Status.OPEN
             for m in match.matches:
@@ -145,7 +150,8 @@ class ContainerWorkflow:
         c = self.state.container
         seen = c if scope is None else c.model_copy(update={"artifacts": scope})
         inp = PlaybookInput(container=seen, container_workflow_id=workflow.info().workflow_id, run_as=run.run_as,
-                            routes=self.state.routes, respond_in_s=self._respond_in_s, suffix=suffix)
+                            routes=self.state.routes, respond_in_s=self._respond_in_s, suffix=suffix,
+                            prompt_policy=self.state.prompt_policy)
         try:
             out: PlaybookOutcome = await workflow.execute_child_workflow(
                 PLAYBOOK_TYPES.get(name, name), inp, id=run.workflow_id, result_type=PlaybookOutcome,
@@ -199,6 +205,7 @@ class ContainerWorkflow:
             self.state.promoted_template = e.promote_template
             self._add_comment(e.author, f"Promoted to case with template '{e.promote_template}'")
         self._add_artifacts(e.author, e.artifacts)
+        self._record_audit(e.audit)
         if e.auto_resolved is not None:
             self.state.auto_resolved = e.auto_resolved
         for p in e.prompts_opened:
@@ -226,6 +233,22 @@ class ContainerWorkflow:
             self.state.auto_resolved = False
             return
         self._close_requested = True
+
+    def _record_audit(self, events: list[AuditEvent]) -> None:
+        """Append audit events (the oldest dropped past the cap, counted)."""
+        if not events:
+            return
+        audit = self.state.audit
+        audit.extend(events)
+        if len(audit) > MAX_AUDIT:
+            self.state.audit_dropped += len(audit) - MAX_AUDIT
+            del audit[: len(audit) - MAX_AUDIT]
+
+    @workflow.signal
+    def record_audit(self, e: AuditEvent) -> None:
+        """An audit event from the API (an answer it refused, an operation a role does not allow)."""
+        self._record_audit([e])
+        self._upsert()
 
     def _add_artifacts(self, author: str, artifacts: list[Artifact]) -> list[Artifact]:
         """Append artifacts (each recording who added it) up to the cap; returns those added."""
@@ -386,8 +409,12 @@ class ContainerWorkflow:
             "pb": sorted({r.playbook for r in self.state.runs}), "await": self.state.awaiting_prompt,
             "auto": self.state.auto_resolved,
         }
-        keys = {"sev": SA_SEVERITY, "status": SA_STATUS, "disp": SA_DISPOSITION, "pb": SA_PLAYBOOK,
-                "await": SA_AWAITING_PROMPT, "auto": SA_AUTO_RESOLVED}
+        keys: dict[str, SearchAttributeKey[Any]] = {
+            "sev": SA_SEVERITY, "status": SA_STATUS, "disp": SA_DISPOSITION, "pb": SA_PLAYBOOK,
+            "await": SA_AWAITING_PROMPT, "auto": SA_AUTO_RESOLVED}
+        if self.state.audit:
+            want["audit"] = self.state.audit[-1].time
+            keys["audit"] = SA_LAST_AUDIT
         updates: list[SearchAttributeUpdate] = []
         for k, v in want.items():
             if self._sa.get(k) != v:

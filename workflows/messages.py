@@ -8,11 +8,13 @@ from pydantic import BaseModel, Field
 
 from core.models import (
     Artifact,
+    AuditEvent,
     AssetRoute,
     Comment,
     Container,
     PlaybookRun,
     Prompt,
+    PromptPolicy,
     Severity,
     Status,
 )
@@ -51,6 +53,9 @@ class ContainerState(BaseModel):
     runs: list[PlaybookRun] = Field(default_factory=list)
     auto_resolved: bool = False
     routes: dict[str, AssetRoute] = Field(default_factory=dict)
+    prompt_policy: PromptPolicy | None = None
+    audit: list[AuditEvent] = Field(default_factory=list, description="The container's audit trail (capped)")
+    audit_dropped: int = 0
     manual_runs: int = 0
     awaiting_prompt: bool = False
     notes: list[str] = Field(default_factory=list)
@@ -102,10 +107,11 @@ class MatchInput(BaseModel):
 
 
 class MatchResult(BaseModel):
-    """Which playbooks to run and how to reach every asset."""
+    """Which playbooks to run, how to reach every asset, and how prompts wait in this deployment."""
 
     matches: list[TriggerMatch]
     routes: dict[str, AssetRoute]
+    prompt_policy: PromptPolicy | None = None
 
 
 class RunPlaybookRequest(BaseModel):

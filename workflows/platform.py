@@ -9,6 +9,7 @@ from typing import Any
 from temporalio import activity
 
 from core.config.triggers import Trigger, TriggerFile, match_triggers
+from core.models import PromptPolicy
 from core.runtime import AssetStore
 from core.settings import Settings
 from workflows.assets import AssetInfo
@@ -37,7 +38,10 @@ class PlatformActivities:
         else:
             matches = [TriggerMatch(playbook=t.playbook_name, run_as=t.run_as)
                        for t in match_triggers(self.triggers(), inp.container)]
-        return MatchResult(matches=matches, routes=self._routes)
+        s = self.settings
+        policy = PromptPolicy(reminders=s.prompt_reminders, escalate_to=s.prompt_escalate_to,
+                              escalate_for_s=s.prompt_escalate_for_s)
+        return MatchResult(matches=matches, routes=self._routes, prompt_policy=policy)
 
     @activity.defn(name="soar.asset_catalog")
     async def catalog(self) -> list[AssetInfo]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -36,12 +36,16 @@ with workflow.unsafe.imports_passed_through():
         ActionRecord,
         ActionResult,
         Artifact,
+        AuditEvent,
+        AuditKind,
         Container,
         ContainerEvent,
         PlaybookInput,
         PlaybookOutcome,
         Prompt,
         PromptAck,
+        PromptEvent,
+        PromptPolicy,
         PromptResponse,
         RunStatus,
         Severity,
@@ -49,11 +53,12 @@ with workflow.unsafe.imports_passed_through():
         Target,
     )
     from core.temporal import SA_STATUS
-    from workflows.actions import resolve, run_action
+    from workflows.actions import resolve, run_action_typed
     from workflows.ids import playbook_search_attributes, playbook_workflow_id, prompt_id
     from workflows.prompts import PromptDesk, fmt_wait
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+AUDITED_ERRORS = ("ApprovalInvalid", "ApprovalRequired", "GuardrailRefused")
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,12 @@ class Decision:
     approval: SignedApproval | None
     timed_out: bool
     prompt: Prompt
+    approvals: list[SignedApproval] = field(default_factory=list)
+
+    @property
+    def signed(self) -> list[SignedApproval]:
+        """Every approval that decided it (one, or a quorum's), to pass to `act(approval=...)`."""
+        return self.approvals or ([self.approval] if self.approval else [])
 
 
 P = TypeVar("P", bound="type[Playbook]")
@@ -130,7 +141,7 @@ class Playbook:
     def __init__(self) -> None:
         self._inp: PlaybookInput | None = None
         self._records: list[ActionRecord] = []
-        self._desk = PromptDesk()
+        self._desk = PromptDesk(stage=self._stage_prompt_events, flush=self.flush)
         self._index = 0
         self._prompt_seq = 0
         self._pending = ContainerEvent(author="")
@@ -176,7 +187,8 @@ class Playbook:
         return self.inp.container.id or ""
 
     # ---- connector actions --------------------------------------------------------------------------
-    async def act(self, asset: str, action: str, *, approval: SignedApproval | None = None,
+    async def act(self, asset: str, action: str, *,
+                  approval: SignedApproval | list[SignedApproval] | Decision | None = None,
                   **params: Any) -> ActionResult:
         """Run a connector action and record it for the report.
 
@@ -184,7 +196,8 @@ class Playbook:
             asset: an asset name (`virustotal_prod`), or a connector name (`virustotal`) when exactly one
                 asset of it is configured.
             action: the action's name, ours or a Splunk app's (`"url reputation"`, `"disable account"`).
-            approval: the analyst's signed approval (`Decision.approval`), required by high-impact actions.
+            approval: the analyst's decision (a `Decision`, or its signed approvals), required by high-impact
+                actions; a quorum's approvals all travel.
             **params: the action's parameters; its target parameter names what the report shows.
 
         Returns:
@@ -198,8 +211,14 @@ class Playbook:
         self._index += 1
         idx = self._index
         started = workflow.now()
-        result = await run_action(ra, container_id=self.container_id, approval=approval,
-                                  correlation_id=f"{workflow.info().workflow_id}#{idx}")
+        signed = approval.signed if isinstance(approval, Decision) else approval
+        result, error = await run_action_typed(ra, container_id=self.container_id, approval=signed,
+                                               correlation_id=f"{workflow.info().workflow_id}#{idx}")
+        if error in AUDITED_ERRORS:
+            kind = AuditKind.GUARDRAIL_REFUSED if error == "GuardrailRefused" else AuditKind.APPROVAL_INVALID
+            self._pending.audit.append(AuditEvent(
+                time=workflow.now(), kind=kind, actor=self.meta.name, container_id=self.container_id,
+                action=ra.action, target=ra.target, source="activity", outcome="refused", detail=result.message))
         self._records.append(ActionRecord(
             index=idx, action=ra.action, connector=ra.route.connector, title=ra.route.title, asset=ra.route.asset,
             target=ra.target, started=started, duration_s=(workflow.now() - started).total_seconds(),
@@ -212,7 +231,7 @@ class Playbook:
                      respond_in: timedelta = timedelta(minutes=15),
                      next_steps: dict[str, str] | None = None,
                      authorizes: dict[str, list[AuthorizedAction]] | None = None,
-                     targets: list[Target] | None = None) -> Decision:
+                     targets: list[Target] | None = None, policy: PromptPolicy | None = None) -> Decision:
         """Ask analysts holding `role`; wait durably until answered or `respond_in` passes.
 
         Args:
@@ -225,6 +244,8 @@ class Playbook:
             authorizes: per option, the high-impact actions (and targets) an analyst choosing it approves;
                 the signed approval carries exactly these, and the actions check them.
             targets: what the prompt asks to act on and where each came from (shown to the analyst).
+            policy: quorum, reminders, escalation (default: the deployment's, with the quorum the assets ask
+                for the authorised actions).
         """
         if on_timeout not in options:
             raise ApplicationError(f"on_timeout {on_timeout!r} is not one of the options", non_retryable=True)
@@ -238,7 +259,8 @@ class Playbook:
         p = Prompt(id=pid, container_id=self.container_id, playbook=self.meta.name,
                    workflow_id=workflow.info().workflow_id, role=role, message=message, options=options,
                    on_timeout=on_timeout, created=now, deadline=now + respond_in,
-                   authorizes=authorizes or {}, targets=targets or [], started_by=self.inp.run_as)
+                   authorizes=authorizes or {}, targets=targets or [], started_by=self.inp.run_as,
+                   policy=policy or self._policy(authorizes or {}))
         self._desk.open(p, next_steps)
         self._stage(awaiting_prompt=True, prompts_opened=[p])
         await self.flush()
@@ -252,7 +274,9 @@ class Playbook:
             msg = f'No response in {fmt_wait(waited)}; default "{on_timeout}"'
         else:
             r = p.response
-            option, responder, approval = r.option, r.responder, r.approval
+            option, approval = r.option, r.approval
+            answers = self._desk.approvals_of(p)
+            responder = ", ".join(a.responder for a in answers)
             msg = f'Response: "{option}" by {responder}'
             if r.comment:
                 self.comment(f'{responder} answered "{option}" ({pid}): {r.comment}')
@@ -263,7 +287,19 @@ class Playbook:
             message=msg, kind="prompt",
             summary={"option": option, "responder": responder, "timed_out": timed_out, "prompt_id": pid},
         ))
-        return Decision(option=option, responder=responder, approval=approval, timed_out=timed_out, prompt=p)
+        return Decision(option=option, responder=responder, approval=approval, timed_out=timed_out, prompt=p,
+                        approvals=[a.approval for a in self._desk.approvals_of(p) if a.approval is not None])
+
+    def _policy(self, authorizes: dict[str, list[AuthorizedAction]]) -> PromptPolicy:
+        """The deployment's prompt policy, with the largest quorum the assets require of the authorised actions."""
+        base = self.inp.prompt_policy or PromptPolicy()
+        quorum = max([base.quorum, *(r.approval_quorum.get(a.action, 1) for acts in authorizes.values() for a in acts
+                                     for r in self.inp.routes.values() if a.connector in (None, r.connector))])
+        return base.model_copy(update={"quorum": quorum})
+
+    def _stage_prompt_events(self, events: list[PromptEvent], audit: list[AuditEvent]) -> None:
+        self._pending.prompt_events.extend(events)
+        self._pending.audit.extend(audit)
 
     @workflow.update
     async def respond(self, r: PromptResponse) -> PromptAck:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from api.routers import catalog, codec, containers, health, ingest, metrics, prompts, splunk, splunk_containers
+from api.routers import audit, catalog, codec, containers, health, ingest, metrics, prompts, splunk, splunk_containers
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
+    audit.router,
     catalog.router,
     codec.router,
     containers.router,

@@ -13,7 +13,9 @@ from temporalio.service import RPCError
 from api.auth import Analyst, Ingester, Reader
 from api.deps import ClientDep
 from api.errors import rpc_error, update_error
+from api.permissions import patch_operations, require
 from api.service import Accepted, ContainerIn, Page, container_handle, ingest, safe_filter, visibility_page
+from core.config.roles import Operation
 from core.models import Artifact, Container, Severity, Status
 from core.report import Report, build_report, render_text
 from core.temporal import (
@@ -158,8 +160,10 @@ async def _change(client: ClientDep, container_id: str, ch: AnalystChange) -> Co
 
 
 @router.post("/{container_id}/comments", response_model=ContainerView)
-async def add_comment(container_id: str, body: CommentIn, user: Analyst, client: ClientDep) -> ContainerView:
+async def add_comment(container_id: str, body: CommentIn, request: Request, user: Analyst,
+                      client: ClientDep) -> ContainerView:
     """Comment on a container (recorded with the user and time)."""
+    await require(request, client, user, container_id, [(Operation.COMMENT, None)])
     return await _change(client, container_id, AnalystChange(user=user.name, comment=body.text))
 
 
@@ -169,6 +173,9 @@ async def patch_container(container_id: str, body: ContainerPatch, request: Requ
     """Change status, severity, owner or disposition. Closing ends the container; `status: open` on a closed
     container reopens it (a new run of its workflow carrying its state, comments and history)."""
     change = AnalystChange(user=user.name, **body.model_dump())
+    closed = body.status == Status.OPEN and await _is_closed(client, container_id)
+    await require(request, client, user, container_id, patch_operations(
+        body.status.value if body.status else None, body.severity, body.disposition, body.owner, body.comment, closed))
     if body.status != Status.OPEN:
         return await _change(client, container_id, change)
     for _ in range(REOPEN_ATTEMPTS):
@@ -204,6 +211,7 @@ async def _is_closed(client: ClientDep, container_id: str) -> bool:
 async def add_artifacts(container_id: str, body: ArtifactsIn, request: Request, user: Analyst,
                         client: ClientDep) -> ContainerView:
     """Add artifacts."""
+    await require(request, client, user, container_id, [(Operation.ADD_ARTIFACTS, None)])
     limit = request.app.state.settings.api_max_artifacts
     if len(body.artifacts) > limit:
         raise HTTPException(422, f"artifacts: {len(body.artifacts)} given; the limit is {limit} per request")
@@ -211,9 +219,11 @@ async def add_artifacts(container_id: str, body: ArtifactsIn, request: Request, 
 
 
 @router.post("/{container_id}/playbooks", status_code=202, response_model=PlaybookStarted)
-async def run_playbook(container_id: str, body: PlaybookRunIn, user: Analyst, client: ClientDep) -> PlaybookStarted:
-    """Run a playbook on the container by name."""
+async def run_playbook(container_id: str, body: PlaybookRunIn, request: Request, user: Analyst,
+                       client: ClientDep) -> PlaybookStarted:
+    """Run a playbook on the container by name (a playbook that can contain needs the role its prompts need)."""
     h = container_handle(client, container_id)
+    await require(request, client, user, container_id, [(Operation.RUN_PLAYBOOK, body.playbook)])
     try:
         wid = await h.execute_update(ContainerWorkflow.run_playbook,
                                      RunPlaybookRequest(playbook=body.playbook, user=user.name))

@@ -49,7 +49,7 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
         return JSONResponse(Readiness(status="unavailable", reason=detail).model_dump(exclude_none=True),
                             status_code=503)
     try:
-        catalog = await asyncio.wait_for(cached_catalog(c, state.settings), timeout=HEALTH_TIMEOUT_S * 2)
+        catalog = await asyncio.wait_for(cached_catalog(c, state.settings, state), timeout=HEALTH_TIMEOUT_S * 2)
     except (TimeoutError, HTTPException) as e:
         why = e.detail if isinstance(e, HTTPException) else "no worker answered the asset catalogue in time"
         return Readiness(status="degraded", temporal=state.settings.temporal_address, reason=str(why))

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import WorkflowExecution
 
-from api.answers import answer
-from api.auth import Analyst, Reader
+from api.answers import answer, delegate, withdraw
+from api.auth import Analyst, Reader, directory
 from api.deps import ClientDep
 from api.service import Page, visibility_page
 from core.config.users import User
@@ -78,3 +78,28 @@ async def respond(prompt_id: str, body: ResponseIn, request: Request, user: Anal
     ack = await answer(client, request.app.state.settings, user, prompt_id, body.option, body.comment, source)
     observe_prompt_response(ack.waited_s)
     return ack
+
+
+class DelegateIn(BaseModel):
+    """Hand the prompt to a colleague."""
+
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(min_length=1, max_length=128, description="The colleague's user name (they must hold the role)")
+
+
+@router.post("/{prompt_id}/delegate", response_model=PromptAck,
+             responses={403: {"description": "you or the colleague lack the role"},
+                        404: {"description": "unknown prompt or user"}, 409: {"description": "not waiting"}})
+async def delegate_prompt(prompt_id: str, body: DelegateIn, request: Request, user: Analyst,
+                          client: ClientDep) -> PromptAck:
+    """Hand a waiting prompt to a named colleague: from then on only they (or a manager) may answer it."""
+    source = request.client.host if request.client else None
+    return await delegate(client, request.app.state.settings, directory(request), user, prompt_id, body.to, source)
+
+
+@router.post("/{prompt_id}/withdraw", response_model=PromptAck,
+             responses={409: {"description": "no approval of yours to withdraw, or the prompt is decided"}})
+async def withdraw_approval(prompt_id: str, request: Request, user: Analyst, client: ClientDep) -> PromptAck:
+    """Take back your approval of a prompt that still waits for its quorum."""
+    source = request.client.host if request.client else None
+    return await withdraw(client, request.app.state.settings, user, prompt_id, source)

@@ -22,8 +22,10 @@ from temporalio.service import RPCError
 from api.auth import Analyst, Reader
 from api.deps import ClientDep, OutcomesDep
 from api.errors import rpc_error, update_error
+from api.permissions import require
 from api.runs import PLAYBOOK_NAME_RE, list_runs
 from api.splunk_filters import FilterError, ListArgs, ListArgsDep, apply_filters, paginate, sort_rows
+from core.config.roles import Operation
 from core.metrics import Run
 from core.models import RunStatus
 from core.models.container import artifact_digest
@@ -225,6 +227,10 @@ async def start_playbook_run(request: Request, user: Analyst, client: ClientDep)
         return failed(404, f"no container {str(body.container_id)[:40]}")
     handle = client.get_workflow_handle(container_workflow_id(cid))
     scope: list[str] | None = None
+    try:
+        await require(request, client, user, cid, [(Operation.RUN_PLAYBOOK, name)])
+    except HTTPException as e:
+        return failed(e.status_code, str(e.detail))
     try:
         if isinstance(body.scope, list):
             view = await handle.query(ContainerWorkflow.view)

@@ -1,6 +1,7 @@
 """Domain models shared by workflows, activities, the API and the CLI (all pydantic v2)."""
 
 from core.models.actions import ActionInput, ActionRecord, ActionResult, AssetRoute
+from core.models.audit import AuditEvent, AuditKind
 from core.models.container import (
     Artifact,
     Comment,
@@ -10,13 +11,15 @@ from core.models.container import (
     Severity,
     Status,
 )
-from core.models.prompts import Prompt, PromptAck, PromptResponse, PromptState, Target
+from core.models.prompts import Prompt, PromptAck, PromptEvent, PromptPolicy, PromptResponse, PromptState, Target
 from core.models.runs import PlaybookInput, PlaybookOutcome, PlaybookRun, RunStatus
 
 __all__ = [
     "ActionInput",
     "ActionRecord",
     "ActionResult",
+    "AuditEvent",
+    "AuditKind",
     "Artifact",
     "AssetRoute",
     "Comment",
@@ -27,6 +30,8 @@ __all__ = [
     "PlaybookRun",
     "Prompt",
     "PromptAck",
+    "PromptEvent",
+    "PromptPolicy",
     "PromptResponse",
     "PromptState",
     "RunStatus",

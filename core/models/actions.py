@@ -16,6 +16,8 @@ class ActionInput(BaseModel):
     asset: str
     params: dict[str, Any] = Field(default_factory=dict)
     approval: SignedApproval | None = Field(default=None, description="An analyst's signed approval")
+    approvals: list[SignedApproval] = Field(default_factory=list,
+                                            description="More approvals of the same decision (a quorum)")
     container_id: str | None = None
     correlation_id: str | None = Field(
         default=None, description="Stable id of this action within a run; makes side effects idempotent"
@@ -39,6 +41,7 @@ class AssetRoute(BaseModel):
     title: str
     task_queue: str
     high_impact_actions: list[str] = Field(default_factory=list, description="Actions needing an approval here")
+    approval_quorum: dict[str, int] = Field(default_factory=dict, description="Action -> distinct approvers needed")
     unavailable: str | None = Field(default=None, description="Why the asset cannot be used (config error)")
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.cef import CEF_CONTAINS, validate_cef
-from core.models.prompts import Prompt
+from core.models.audit import AuditEvent
+from core.models.prompts import Prompt, PromptEvent
 
 NAME_MAX = 1024
 
@@ -167,3 +168,6 @@ class ContainerEvent(BaseModel):
     awaiting_prompt: bool | None = None
     prompts_opened: list[Prompt] = Field(default_factory=list)
     prompts_closed: list[str] = Field(default_factory=list)
+    audit: list[AuditEvent] = Field(default_factory=list)
+    prompt_events: list[PromptEvent] = Field(default_factory=list,
+                                             description="Reminders, escalations, timeouts (for notifications)")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from core.models.actions import ActionRecord, AssetRoute
 from core.models.container import Container, ContainerEvent
+from core.models.prompts import PromptPolicy
 
 
 class RunStatus(StrEnum):
@@ -30,6 +31,7 @@ class PlaybookInput(BaseModel):
     respond_in_s: float | None = Field(default=None, description="Override of prompt deadlines (seconds)")
     suffix: str | None = Field(default=None, description="Workflow id suffix (manual re-runs, nested runs)")
     params: dict[str, str] = Field(default_factory=dict, description="Playbook-specific inputs")
+    prompt_policy: PromptPolicy | None = Field(default=None, description="The deployment's reminders/escalation")
 
 
 class PlaybookOutcome(BaseModel):

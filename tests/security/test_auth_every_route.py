@@ -40,7 +40,8 @@ ANALYST = [("POST", "/api/v1/containers/{container_id}/comments"), ("PATCH", "/a
            ("POST", "/api/v1/containers/{container_id}/artifacts"),
            ("POST", "/api/v1/containers/{container_id}/playbooks"), ("POST", "/api/v1/assets/{name}/test"),
            ("POST", "/api/v1/prompts/{prompt_id}/response"), ("POST", "/codec/encode"), ("POST", "/codec/decode"),
-           ("POST", "/rest/playbook_run")]
+           ("POST", "/rest/playbook_run"), ("POST", "/api/v1/prompts/{prompt_id}/delegate"),
+           ("POST", "/api/v1/prompts/{prompt_id}/withdraw")]
 ANALYSTS = ("tier1", "tier2", "manager")
 
 

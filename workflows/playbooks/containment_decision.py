@@ -55,12 +55,12 @@ class ContainmentDecision(Playbook):
         actions = []
         if d.option in (ISOLATE, BOTH):
             if host:
-                actions.append(self.act("crowdstrike", "quarantine device", approval=d.approval, hostname=host))
+                actions.append(self.act("crowdstrike", "quarantine device", approval=d, hostname=host))
             else:
                 self.comment("Isolation requested but no host name is known.")
         if d.option in (DISABLE, BOTH):
             if user:
-                actions.append(self.act("active_directory", "disable user", approval=d.approval, username=user))
+                actions.append(self.act("active_directory", "disable user", approval=d, username=user))
             else:
                 self.comment("Account disabling requested but no user name is known.")
         results = await gather(*actions)
