@@ -5,8 +5,8 @@ that its triggers match as child workflows and completes when the container is c
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
@@ -29,10 +29,10 @@ with workflow.unsafe.imports_passed_through():
     from core.models.container import artifact_digest
     from core.temporal import (
         INTERNAL_RETRY,
-        SA_LAST_AUDIT,
         SA_AUTO_RESOLVED,
         SA_AWAITING_PROMPT,
         SA_DISPOSITION,
+        SA_LAST_AUDIT,
         SA_PLAYBOOK,
         SA_SEVERITY,
         SA_STATUS,

@@ -8,8 +8,8 @@ from pydantic import BaseModel, Field
 
 from core.models import (
     Artifact,
-    AuditEvent,
     AssetRoute,
+    AuditEvent,
     Comment,
     Container,
     PlaybookRun,
