@@ -9,6 +9,7 @@ key, and the run trusts nothing in the update but what is signed.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -136,9 +137,10 @@ async def _deliver(client: Client, settings: Settings, user: User, p: Prompt, op
                         delegate_to=delegate_to)
     resp = PromptResponse(prompt_id=p.id, option=option, comment=comment, approval=signer(settings).sign(claims))
     try:
+        # An answer retried is the same update (idempotent); a delegation or withdrawal is a new act each time.
+        uid = f"response:{p.id}:{user.name}:{option}" if kind == "analyst" else f"{kind}:{p.id}:{uuid.uuid4().hex}"
         ack: PromptAck = await client.get_workflow_handle(p.workflow_id).execute_update(
-            "respond", resp, id=f"{kind}:{p.id}:{user.name}:{option}:{delegate_to or ''}"[:250],
-            result_type=PromptAck)
+            "respond", resp, id=uid[:250], result_type=PromptAck)
     except WorkflowUpdateFailedError as e:
         raise update_error(e) from None
     except RPCError as e:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         PlaybookOutcome,
         PlaybookRun,
         Prompt,
+        PromptEvent,
         RunStatus,
         Status,
     )
@@ -55,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
 MAX_ARTIFACTS = 5000
 MAX_COMMENTS = 2000
 MAX_AUDIT = 1000
+MAX_PROMPT_EVENTS = 500
 
 
 @workflow.defn(name="ContainerWorkflow")
@@ -206,6 +208,7 @@ class ContainerWorkflow:
             self._add_comment(e.author, f"Promoted to case with template '{e.promote_template}'")
         self._add_artifacts(e.author, e.artifacts)
         self._record_audit(e.audit)
+        self._prompt_events(e.prompt_events)
         if e.auto_resolved is not None:
             self.state.auto_resolved = e.auto_resolved
         for p in e.prompts_opened:
@@ -233,6 +236,15 @@ class ContainerWorkflow:
             self.state.auto_resolved = False
             return
         self._close_requested = True
+
+    def _prompt_events(self, events: list[PromptEvent]) -> None:
+        """Keep what happened to prompts (reminders, escalations, ...) and their current form."""
+        for pe in events:
+            if pe.prompt is not None and pe.prompt_id in self._prompts:
+                self._prompts[pe.prompt_id] = pe.prompt  # escalated, delegated, approvals so far
+        if events:
+            kept = self.state.prompt_events + [pe.model_copy(update={"prompt": None}) for pe in events]
+            self.state.prompt_events = kept[-MAX_PROMPT_EVENTS:]
 
     def _record_audit(self, events: list[AuditEvent]) -> None:
         """Append audit events (the oldest dropped past the cap, counted)."""

@@ -14,6 +14,7 @@ from core.models import (
     Container,
     PlaybookRun,
     Prompt,
+    PromptEvent,
     PromptPolicy,
     Severity,
     Status,
@@ -55,6 +56,8 @@ class ContainerState(BaseModel):
     routes: dict[str, AssetRoute] = Field(default_factory=dict)
     prompt_policy: PromptPolicy | None = None
     audit: list[AuditEvent] = Field(default_factory=list, description="The container's audit trail (capped)")
+    prompt_events: list[PromptEvent] = Field(default_factory=list, description="Prompts opened, reminded, "
+                                                                               "escalated, decided (capped)")
     audit_dropped: int = 0
     manual_runs: int = 0
     awaiting_prompt: bool = False

@@ -280,12 +280,18 @@ class Playbook:
             msg = f'Response: "{option}" by {responder}'
             if r.comment:
                 self.comment(f'{responder} answered "{option}" ({pid}): {r.comment}')
+        if p.escalated:
+            msg += f" (escalated to {p.policy.escalate_to})"
+        if p.policy.quorum > 1 and not timed_out:
+            msg += f" ({len(self._desk.approvals_of(p))} of {p.policy.quorum} approvals)"
         self._stage(awaiting_prompt=False, prompts_closed=[pid])
         self._records.append(ActionRecord(
             index=idx, action="prompt", connector="soar", title=f"Prompt Analyst ({role})", asset="",
             target=message[:80], started=now, duration_s=waited, status="success" if not timed_out else "skipped",
             message=msg, kind="prompt",
-            summary={"option": option, "responder": responder, "timed_out": timed_out, "prompt_id": pid},
+            summary={"option": option, "responder": responder, "timed_out": timed_out, "prompt_id": pid,
+                     "reminders": p.reminders_sent, "escalated_to": p.policy.escalate_to if p.escalated else None,
+                     "approvals": len(self._desk.approvals_of(p)), "quorum": p.policy.quorum},
         ))
         return Decision(option=option, responder=responder, approval=approval, timed_out=timed_out, prompt=p,
                         approvals=[a.approval for a in self._desk.approvals_of(p) if a.approval is not None])

@@ -104,9 +104,10 @@ class PromptDesk:
 
     @staticmethod
     def _event(p: Prompt, kind: str, detail: str = "", to_user: str | None = None) -> PromptEvent:
+        changed = kind in ("reminder", "escalated", "approval", "delegated")
         return PromptEvent(prompt_id=p.id, kind=kind, at=workflow.now(), role=p.policy.escalate_to
                            if p.escalated and p.policy.escalate_to else p.role, deadline=p.deadline, detail=detail,
-                           to_user=to_user)
+                           to_user=to_user, prompt=p.model_copy(deep=True) if changed else None)
 
     async def wait(self, p: Prompt, respond_in: timedelta) -> bool:
         """Wait until `p` is decided or its time (`respond_in` from now, plus an escalation) runs out; True when
@@ -168,13 +169,16 @@ class PromptDesk:
 
     @staticmethod
     def _audit(p: Prompt, kind: AuditKind, actor: str, roles: list[str], option: str | None = None,
-               detail: str = "", source: str | None = None) -> AuditEvent:
+               detail: str = "", source: str | None = None, outcome: str = "accepted") -> AuditEvent:
         return AuditEvent(time=workflow.now(), kind=kind, actor=actor, roles=roles, container_id=p.container_id,
-                          prompt_id=p.id, option=option, source=source or "workflow", detail=detail[:2000])
+                          prompt_id=p.id, option=option, source=source or "workflow", detail=detail[:2000],
+                          outcome=outcome)
 
     # ---- answers --------------------------------------------------------------------------------------
     def validate(self, r: PromptResponse) -> ApprovalClaims:
-        """Check an answer, a delegation or a withdrawal (the `respond` update's validator).
+        """Check an answer, a delegation or a withdrawal (the `respond` update's validator): the prompt waits, the
+        option is offered, the signature verifies and the signed roles may answer. What the approval is bound to
+        is checked by the handler (`accept`), which records a refusal on the container.
 
         Raises:
             ApplicationError: typed `PromptNotFound`, `PromptClosed`, `OptionNotOffered`, `ApprovalInvalid`
@@ -202,10 +206,18 @@ class PromptDesk:
         return claims
 
     def _verified(self, p: Prompt, r: PromptResponse) -> ApprovalClaims:
+        """The claims of a correctly signed answer (the signature is checked here, in the validator: a forged
+        one never enters history)."""
         try:
-            claims = trusted().verify(r.approval)
+            return trusted().verify(r.approval)
         except (ApprovalRequired, ApprovalInvalid) as e:
+            workflow.logger.warning("refused an answer to prompt %s: %s", p.id, e)
             raise _refuse("ApprovalInvalid", f"answer to prompt {p.id} refused: {e}") from None
+
+    @staticmethod
+    def _binding_problem(p: Prompt, r: PromptResponse, claims: ApprovalClaims) -> str | None:
+        """What a correctly signed answer is not bound to (another prompt, run, container, option, actions, or
+        its validity window), or None. Needs no key, so the handler decides it the same way on every replay."""
         now = workflow.now()
         expected = [] if claims.kind in ("delegate", "withdraw") else p.authorizes.get(r.option, [])
         mismatch = [what for what, ok in (
@@ -216,13 +228,11 @@ class PromptDesk:
             ("other actions or targets", claims.actions == expected),
         ) if not ok]
         if mismatch:
-            raise _refuse("ApprovalInvalid", f"answer to prompt {p.id} refused: its approval is for "
-                                             f"{', '.join(mismatch)}")
+            return f"its approval is for {', '.join(mismatch)}"
         if now >= claims.expires_at or claims.issued_at < p.created - ISSUED_SLACK:
-            raise _refuse("ApprovalInvalid", f"answer to prompt {p.id} refused: its approval is not valid now "
-                                             f"(issued {claims.issued_at.isoformat()}, expires "
-                                             f"{claims.expires_at.isoformat()})")
-        return claims
+            return (f"its approval is not valid now (issued {claims.issued_at.isoformat()}, expires "
+                    f"{claims.expires_at.isoformat()})")
+        return None
 
     def accept(self, r: PromptResponse) -> PromptAck:
         """Record an answer the validator accepted (the `respond` update's handler).
@@ -234,6 +244,14 @@ class PromptDesk:
         """
         p = self.prompts[r.prompt_id]
         claims = ApprovalClaims.model_validate_json(r.approval.claims) if r.approval is not None else None
+        if claims is not None and (problem := self._binding_problem(p, r, claims)) is not None:
+            # A genuine approval used elsewhere (replayed from another run, another prompt, too late): refused,
+            # and recorded, since it reached the run.
+            why = f"answer to prompt {p.id} refused: {problem}"
+            self._stage([], [self._audit(p, AuditKind.APPROVAL_INVALID, claims.responder, claims.roles, r.option,
+                                         why, claims.source, outcome="refused")])
+            self._outbox = True
+            raise ApplicationError(why, type="ApprovalInvalid")
         if claims is not None:
             r.responder, r.responder_roles = claims.responder, claims.roles
         r.responded_at = workflow.now()

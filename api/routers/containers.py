@@ -180,6 +180,7 @@ async def patch_container(container_id: str, body: ContainerPatch, request: Requ
         return await _change(client, container_id, change)
     for _ in range(REOPEN_ATTEMPTS):
         if await _is_closed(client, container_id):
+            await require(request, client, user, container_id, [(Operation.REOPEN, None)])
             try:
                 await reopen_container(client, container_id, Reopen(reason=body.comment or "reopened by an analyst",
                                                                     by=user.name),
@@ -190,9 +191,9 @@ async def patch_container(container_id: str, body: ContainerPatch, request: Requ
         try:
             return await _change(client, container_id, change)
         except HTTPException as e:
-            if e.status_code != 409:
+            if e.status_code not in (404, 409):
                 raise
-            await asyncio.sleep(0.2)  # it was closing as we asked: reopen it once it has closed
+            await asyncio.sleep(0.2)  # it was closing (or just closed) as we asked: reopen it once closed
     raise HTTPException(409, f"container {container_id} is closing; retry")
 
 

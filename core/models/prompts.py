@@ -110,6 +110,7 @@ class PromptEvent(BaseModel):
     deadline: datetime
     detail: str = ""
     to_user: str | None = Field(default=None, description="A delegation's colleague")
+    prompt: Prompt | None = Field(default=None, description="The prompt as it now stands (role, deadline, approvals)")
 
 
 class PromptAck(BaseModel):
@@ -126,3 +127,4 @@ class PromptAck(BaseModel):
 
 Prompt.model_rebuild()
 PromptResponse.model_rebuild()
+PromptEvent.model_rebuild()

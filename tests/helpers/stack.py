@@ -56,12 +56,13 @@ class Stack:
 
 @asynccontextmanager
 async def run_stack(client: Client, task_queue: str, assets_file: Path,
-                    triggers_file: Path | None = None) -> AsyncIterator[Stack]:
-    """Run the real worker (build_workers) on `task_queue` until the block exits."""
+                    triggers_file: Path | None = None, **settings: Any) -> AsyncIterator[Stack]:
+    """Run the real worker (build_workers) on `task_queue` until the block exits; `settings` override
+    `Settings` fields (e.g. `prompt_escalate_to="soc_manager"`)."""
     from worker import build_workers, load_store
 
     settings = Settings(assets_file=assets_file, triggers_file=triggers_file or ROOT / "config" / "triggers.json",
-                        playbook_task_queue=task_queue)
+                        playbook_task_queue=task_queue, **settings)
     store = load_store(settings)
     workers = build_workers(client, settings, store)
     tasks = [asyncio.create_task(w.run()) for w in workers]
