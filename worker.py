@@ -47,9 +47,12 @@ def load_store(settings: Settings) -> AssetStore:
     """
     from activities import discover_connectors
     from core.approvals import load_keyring, trust
+    from core.config.users import load_users
     from workflows import all_workflows
     from workflows.checks import check_playbooks
 
+    if settings.users_file.exists():  # a public demo token outside dev mode is refused here too
+        load_users(settings.users_file, dev_mode=settings.dev_mode)
     connectors = discover_connectors()
     keyring = load_keyring(settings.trusted_keys_path)
     trust(keyring)  # what prompt validators verify signed answers with

@@ -13,6 +13,7 @@ from api.routers import include_routers
 from api.runs import OutcomeCache, PrometheusRefresh
 from api.temporal_client import LazyClient
 from core.config.triggers import TriggerFile
+from core.config.users import load_users
 from core.settings import Settings, get_settings
 from workflows.registry import PLAYBOOKS
 
@@ -28,6 +29,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app = FastAPI(title="SOAR API", version="0.1.0", lifespan=lifespan,
                   description="Durable SOAR playbooks on Temporal. All routes need a token except health.")
     app.state.settings = settings
+    # Users are checked at start: a public demo token outside dev mode stops the API (ConfigError).
+    app.state.users = load_users(settings.users_file, dev_mode=settings.dev_mode)
     app.state.temporal = LazyClient(settings, client)
     app.state.triggers = TriggerFile(settings.triggers_file, PLAYBOOKS.keys())
     app.state.outcomes = OutcomeCache()

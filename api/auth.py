@@ -17,7 +17,8 @@ def directory(request: Request) -> UserDirectory:
     """The users loaded at startup."""
     d: UserDirectory | None = getattr(request.app.state, "users", None)
     if d is None:
-        d = load_users(request.app.state.settings.users_file)
+        s = request.app.state.settings
+        d = load_users(s.users_file, dev_mode=s.dev_mode)
         request.app.state.users = d
     return d
 

@@ -48,7 +48,7 @@ def _check_config(s: object) -> None:
     try:
         store = load_store(s)  # type: ignore[arg-type]
         load_triggers(s.triggers_file, PLAYBOOKS)  # type: ignore[attr-defined]
-        load_users(s.users_file)  # type: ignore[attr-defined]
+        load_users(s.users_file, dev_mode=s.dev_mode)  # type: ignore[attr-defined]
         for u in store.unavailable.values():
             typer.echo(f"asset {u.asset_name} is unavailable (its actions will fail): {u.reason}", err=True)
     except ConfigError as e:
@@ -75,8 +75,13 @@ def register(app: typer.Typer) -> None:
             env.setdefault(k, v)
             os.environ.setdefault(k, v)
         from core.approvals import init_keys
+        from core.config.users import write_demo_users
 
         init_keys(s.signing_key_path, s.trusted_keys_path, s.approval_key_id)  # dev default
+        if "SOAR_USERS_FILE" not in os.environ:  # the demo users (README tokens), for this dev stack only
+            users = write_demo_users(s.data_dir / "dev-users.json")
+            env["SOAR_USERS_FILE"], env["SOAR_DEV_MODE"] = str(users), "1"
+            s = s.model_copy(update={"users_file": users, "dev_mode": True})
         _check_config(s)
         env.setdefault("SOAR_TEMPORAL_ADDRESS", f"127.0.0.1:{s.dev_server_port}")
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")

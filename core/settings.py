@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     triggers_file: Path = ROOT / "config" / "triggers.json"
     users_file: Path = ROOT / "config" / "users.json"
     roles_file: Path | None = Field(default=None, description="Roles per operation (default: built-in table)")
+    dev_mode: bool = Field(default=False, description="Accept the public demo tokens (soar dev sets it)")
 
     # Local state (dev server SQLite, raw emails)
     data_dir: Path = ROOT / ".data"

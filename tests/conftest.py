@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.approvals import init_keys
+from core.config.users import write_demo_users
 from core.settings import get_settings
 from core.temporal import SEARCH_ATTRIBUTES, dev_server_path, test_server_path
 from simulator.credentials import DEMO_ENV
@@ -29,6 +30,9 @@ for _k, _v in DEMO_ENV.items():
 os.environ.setdefault("SOAR_LOG_JSON", "true")
 # One approval key pair for the session (the API signs, workers verify), in a directory of its own.
 _KEYS = Path(tempfile.mkdtemp(prefix="soar-test-keys-"))
+# The public demo users (README tokens), accepted only in dev mode: the tests run in it, as `soar dev` does.
+os.environ.setdefault("SOAR_USERS_FILE", str(write_demo_users(_KEYS / "users.json")))
+os.environ.setdefault("SOAR_DEV_MODE", "1")
 os.environ.setdefault("SOAR_APPROVAL_PRIVATE_KEY_FILE", str(_KEYS / "approval-signing.key"))
 os.environ.setdefault("SOAR_APPROVAL_PUBLIC_KEYS_FILE", str(_KEYS / "approval-public-keys.json"))
 get_settings.cache_clear()

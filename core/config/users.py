@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -53,11 +54,30 @@ class UserDirectory:
         return next((u for u in self.users if u.name == name), None)
 
 
-def load_users(path: Path) -> UserDirectory:
+# The demo users `soar dev` creates for itself (their tokens are printed in the README, so they are public):
+# no other process accepts them unless SOAR_DEV_MODE=1.
+DEMO_USERS: list[tuple[str, list[str], str]] = [
+    ("automation_user", ["automation"], "demo-automation-token"),
+    ("alice", ["soc_tier1", "analyst"], "demo-tier1-token"),
+    ("bob", ["soc_tier2", "analyst"], "demo-tier2-token"),
+    ("carol", ["soc_manager", "analyst", "soc_tier2"], "demo-manager-token"),
+]
+DEMO_TOKEN_HASHES = frozenset(hash_token(t) for _, _, t in DEMO_USERS)
+
+
+def write_demo_users(path: Path) -> Path:
+    """Write the demo users (for `soar dev` and the tests)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"name": n, "roles": r, "token_sha256": hash_token(t)} for n, r, t in DEMO_USERS]
+    path.write_text(json.dumps(rows, indent=2) + "\n")
+    return path
+
+
+def load_users(path: Path, *, dev_mode: bool = False) -> UserDirectory:
     """Load and validate a users file.
 
     Raises:
-        ConfigError: naming file, user index, field and fix.
+        ConfigError: naming file, user index, field and fix; also for a demo token outside dev mode.
     """
     file = str(path)
     users: list[User] = []
@@ -78,5 +98,9 @@ def load_users(path: Path) -> UserDirectory:
         if any(x.token_sha256.lower() == u.token_sha256.lower() for x in users):
             raise ConfigError(file, entry, "token_sha256", "two users share one token",
                               "issue every user their own token")
+        if u.token_sha256.lower() in DEMO_TOKEN_HASHES and not dev_mode:
+            raise ConfigError(file, entry, "token_sha256", "this is a public demo token (printed in the README)",
+                              "issue a real token (`soar users add NAME --role ROLE`), or set SOAR_DEV_MODE=1 for a "
+                              "throw-away demo")
         users.append(u)
     return UserDirectory(users)

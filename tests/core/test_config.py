@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import pytest
 from activities import discover_connectors
 from core.config.assets import load_assets
 from core.config.triggers import load_triggers, match_triggers
-from core.config.users import hash_token, load_users
+from core.config.users import hash_token, load_users, write_demo_users
 from core.errors import ConfigError
 from core.models import Container, Severity
 from core.settings import ROOT
@@ -36,9 +37,29 @@ def test_example_configs_load():
     assert {"virustotal", "crowdstrike", "pan_fw", "servicenow"} <= set(assets) and not assets.unavailable
     triggers = load_triggers(ROOT / "config" / "triggers.json", PLAYBOOKS)
     assert {t.playbook_name for t in triggers} == set(PLAYBOOKS)
-    users = load_users(ROOT / "config" / "users.json")
+    assert load_users(ROOT / "config" / "users.json").users == []  # no live token ships in the repository
+    example = json.loads((ROOT / "config" / "users.example.json").read_text())
+    assert {u["name"] for u in example} == {"automation_user", "alice", "bob", "carol"}
+
+
+def test_demo_tokens_work_only_in_dev_mode(tmp_path):
+    demo = write_demo_users(tmp_path / "users.json")
+    with pytest.raises(ConfigError, match="public demo token") as e:
+        load_users(demo)
+    assert "SOAR_DEV_MODE=1" in str(e.value) and "Fix:" in str(e.value)
+    users = load_users(demo, dev_mode=True)
     assert users.authenticate("demo-tier2-token").name == "bob"
     assert users.authenticate("nope") is None
+
+
+def test_the_api_refuses_to_serve_demo_tokens_outside_dev_mode(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SOAR_DEV_MODE"}
+    env["SOAR_USERS_FILE"] = str(write_demo_users(tmp_path / "users.json"))
+    r = subprocess.run([sys.executable, "-c", "from api.app import create_app; create_app()"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "public demo token" in r.stderr
+    w = subprocess.run([sys.executable, "worker.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert w.returncode == 2 and "public demo token" in w.stderr
 
 
 @pytest.mark.parametrize("data, field, words", [

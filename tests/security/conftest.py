@@ -17,8 +17,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from core.codec import EncryptionCodec, encrypted_converter
-from core.config.users import hash_token
-from core.settings import ROOT, Settings
+from core.config.users import hash_token, write_demo_users
+from core.settings import Settings
 from tests.helpers.api import TOKENS
 
 # Test-only keys (public, fixed so the secret scan can decode what the codec tests wrote).
@@ -55,9 +55,9 @@ async def enc_client(dev_env: WorkflowEnvironment) -> AsyncIterator[Client]:
 
 def write_users(path: Path) -> Path:
     """Write the demo users plus `nobody` (no role at all, token EXTRA_TOKENS["norole"]) and `root` (admin)."""
-    users = json.loads((ROOT / "config" / "users.json").read_text())
+    users = json.loads(write_demo_users(path).read_text())
     known = {hash_token(t) for t in TOKENS.values()}
-    assert all(u["token_sha256"] in known for u in users), "config/users.json no longer matches the demo tokens"
+    assert all(u["token_sha256"] in known for u in users), "the demo users no longer match tests/helpers/api.py"
     users += [{"name": "nobody", "roles": [], "token_sha256": hash_token(EXTRA_TOKENS["norole"])},
               {"name": "root", "roles": ["admin"], "token_sha256": hash_token(EXTRA_TOKENS["admin"])}]
     path.write_text(json.dumps(users))
