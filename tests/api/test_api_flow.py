@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from tests.helpers.api import auth, http, poll, run_api
+from tests.helpers.api import auth, http, run_api
 from tests.helpers.stack import run_stack
+from tests.helpers.wait import assert_eventually
 
 MAL_HASH = "deadbeef" + "1" * 56
 
@@ -41,14 +42,14 @@ async def test_ingest_prompt_and_report_over_http(dev_env, task_queue, assets_fi
                 async def prompt_listed():
                     rows = (await api.get("/api/v1/prompts", headers=auth("tier1"))).json()["data"]
                     return [p for p in rows if p["container_id"] == cid]
-                p = (await poll(prompt_listed))[0]
+                p = (await assert_eventually(prompt_listed))[0]
                 assert p["role"] == "soc_tier2" and 0 < p["time_left_s"] <= 900
 
                 async def container_listed():
                     params = {"label": "phishing", "playbook": "phishing_triage_automation", "page_size": 500}
                     rows = (await api.get("/api/v1/containers", params=params, headers=auth("tier1"))).json()["data"]
                     return [c for c in rows if c["id"] == cid and c["awaiting_prompt"]]
-                row = (await poll(container_listed))[0]
+                row = (await assert_eventually(container_listed))[0]
                 assert (row["label"], row["playbooks"], row["auto_resolved"], row["closed"]) == (
                     "phishing", ["phishing_triage_automation"], False, None)
                 assert row["severity"] in ("high", "medium", "low") and row["status"] in ("new", "open")
@@ -71,7 +72,7 @@ async def test_ingest_prompt_and_report_over_http(dev_env, task_queue, assets_fi
                 async def finished():
                     v = (await api.get(f"/api/v1/containers/{cid}", headers=auth("tier1"))).json()
                     return v if v["state"]["runs"][0]["status"] != "running" else None
-                v = await poll(finished)
+                v = await assert_eventually(finished)
                 assert v["state"]["disposition"] == "True Positive - Escalated to IR"
                 assert any(c["text"].startswith('bob answered "Isolate Host"') and c["text"].endswith(": confirmed")
                            for c in v["state"]["comments"])

@@ -7,9 +7,10 @@ from __future__ import annotations
 import uuid
 
 from core.report import build_report, render_text
-from tests.helpers.api import auth, http, poll, run_api
+from tests.helpers.api import auth, http, run_api
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.stack import run_stack
+from tests.helpers.wait import assert_eventually
 
 
 async def test_a_broken_asset_is_unavailable_and_the_others_work(dev_env, task_queue, tmp_path, sim):
@@ -41,7 +42,7 @@ async def test_a_broken_asset_is_unavailable_and_the_others_work(dev_env, task_q
                 async def done():
                     v = (await api.get(f"/api/v1/containers/{cid}", headers=auth("tier1"))).json()
                     return v if v["state"]["runs"] and v["state"]["runs"][0]["status"] != "running" else None
-                v = await poll(done, timeout=60)
+                v = await assert_eventually(done, within=60)
                 acts = {(a["connector"], a["action"]): a for a in v["state"]["runs"][0]["outcome"]["actions"]}
                 bad = acts[("virustotal", "url reputation")]
                 assert bad["status"] == "failed" and bad["duration_s"] < 1

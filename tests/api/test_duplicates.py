@@ -7,8 +7,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.helpers.api import auth, http, poll, run_api
+from tests.helpers.api import auth, http, run_api
 from tests.helpers.stack import run_stack
+from tests.helpers.wait import assert_eventually
 
 
 def alert(sdi: str, *urls: str) -> dict[str, Any]:
@@ -30,7 +31,7 @@ async def settled(api: Any, cid: str, runs: int) -> dict[str, Any]:
         v = (await api.get(f"/api/v1/containers/{cid}", headers=auth("tier1"))).json()
         rs = v["state"]["runs"]
         return v if len(rs) == runs and all(r["status"] != "running" for r in rs) else None
-    return await poll(check, timeout=60)
+    return await assert_eventually(check, within=60)
 
 
 def comments(v: dict[str, Any]) -> list[str]:

@@ -20,6 +20,8 @@ import pytest
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from api.app import create_app
@@ -28,9 +30,11 @@ from core.models import ActionResult, Artifact, Container, RunStatus, Severity, 
 from core.prometheus import REGISTRY, ActionMetricsInterceptor, start_worker_metrics_server
 from core.report import build_report
 from tests.helpers.config import example_assets, write_assets
+from tests.helpers.namespaces import own_namespace
 from tests.helpers.prompts import answer
 from tests.helpers.servers import ServerThread
 from tests.helpers.stack import Stack, run_stack
+from tests.helpers.wait import assert_eventually, truthy
 from workflows.messages import AnalystChange, ContainerView, RunPlaybookRequest
 
 AUTOMATION, TIER1, TIER2 = "demo-automation-token", "demo-tier1-token", "demo-tier2-token"
@@ -100,12 +104,15 @@ async def scenario(dev_env, simulator_server, tmp_path_factory) -> AsyncIterator
     assets = write_assets(tmp_path_factory.mktemp("metrics") / "assets.json",
                           example_assets(simulator_server.url))
     tq = f"tq-metrics-{uuid.uuid4().hex[:8]}"
-    async with run_stack(dev_env.client, tq, assets) as stack:
+    ns = await own_namespace(dev_env)  # only this scenario's runs are counted
+    client = await Client.connect(dev_env.client.service_client.config.target_host, namespace=ns,
+                                  data_converter=pydantic_data_converter)
+    async with run_stack(client, tq, assets, temporal_namespace=ns) as stack:
         since = datetime.now(UTC) - timedelta(seconds=1)
         ids = await _scenario(stack)
         until = datetime.now(UTC) + timedelta(seconds=1)
         views = {k: await stack.wait_for(cid, settled, timeout=90) for k, cid in ids.items()}
-        srv = ServerThread(create_app(stack.settings, client=dev_env.client)).start()
+        srv = ServerThread(create_app(stack.settings, client=client)).start()
         try:
             yield Scenario(stack, srv.url, since, until, ids, views)
         finally:
@@ -118,14 +125,19 @@ async def scenario(dev_env, simulator_server, tmp_path_factory) -> AsyncIterator
                     pass  # already closed (auto-closed by its playbook)
 
 
-async def poll(fn, pred, within: float = 20.0):
-    """Visibility is eventually consistent: retry `await fn()` until `pred(result)`."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        r = await fn()
-        if pred(r) or asyncio.get_running_loop().time() > deadline:
-            return r
-        await asyncio.sleep(0.25)
+async def until(fn, pred, within: float = 20.0):
+    """Visibility is eventually consistent: retry `await fn()` until `pred(result)`; the last result either way
+    (the test's own assertions then say what was wrong)."""
+    last = []
+
+    async def attempt():
+        last[:] = [await fn()]
+        return truthy(last[0]) if pred(last[0]) else None
+    try:
+        await assert_eventually(attempt, within, "metrics", interval=0.25)
+    except TimeoutError:
+        pass
+    return last[0]
 
 
 # ---- the scenario did what the metrics will count ------------------------------------------------------
@@ -141,7 +153,7 @@ def test_the_scenario_ran_as_designed(scenario):
 
 # ---- /api/v1/metrics/automation ------------------------------------------------------------------------
 async def test_automation_metrics_add_up(scenario):
-    r = await poll(lambda: scenario.get("/api/v1/metrics/automation", **scenario.window()),
+    r = await until(lambda: scenario.get("/api/v1/metrics/automation", **scenario.window()),
                    lambda r: r.status_code == 200 and r.json()["overall"]["runs_total"] == 7)
     assert r.status_code == 200, r.text
     m = r.json()
@@ -195,7 +207,7 @@ async def test_automation_metrics_filters_and_errors(scenario):
 # ---- /rest/playbook_run --------------------------------------------------------------------------------
 async def test_playbook_run_rows_in_splunk_shape(scenario):
     cid = scenario.ids["answered"]
-    r = await poll(lambda: scenario.get("/rest/playbook_run", token=AUTOMATION, _filter_container=f'"{cid}"'),
+    r = await until(lambda: scenario.get("/rest/playbook_run", token=AUTOMATION, _filter_container=f'"{cid}"'),
                    lambda r: r.status_code == 200 and r.json()["count"] == 2)
     body = r.json()
     assert (body["count"], body["num_pages"]) == (2, 1)
@@ -235,7 +247,7 @@ def splunk_user_script(base: str, token: str) -> tuple[list[dict], list[float], 
 async def test_splunk_soar_user_script(scenario):
     base, token = scenario.base, AUTOMATION
     ours = set(scenario.ids.values())
-    await poll(lambda: scenario.get("/rest/playbook_run", token, page_size=100, _filter_status='"success"'),
+    await until(lambda: scenario.get("/rest/playbook_run", token, page_size=100, _filter_status='"success"'),
                lambda r: sum(x["container"] in ours for x in r.json()["data"]) == 7)
     data, durations, auto_resolved = await asyncio.to_thread(splunk_user_script, base, token)
     assert all(r["status"] == "success" for r in data) and all(d >= 0 for d in durations)
@@ -295,7 +307,7 @@ async def test_running_then_cancelled_run(dev_env, task_queue, assets_file):
                 f = {"container": cid} | ({"status": status} if status else {})
                 return await get(f"{srv.url}/rest/playbook_run", TIER2, filter=json.dumps(f))
 
-            rows = (await poll(lambda: runs("running"), lambda r: r.json()["count"] == 1)).json()["data"]
+            rows = (await until(lambda: runs("running"), lambda r: r.json()["count"] == 1)).json()["data"]
             assert (rows[0]["status"], rows[0]["end_time"], rows[0]["duration_s"]) == ("running", None, None)
             m = (await get(f"{srv.url}/api/v1/metrics/automation", TIER2, since=since.isoformat())).json()
             o = m["overall"]
@@ -306,7 +318,7 @@ async def test_running_then_cancelled_run(dev_env, task_queue, assets_file):
             assert pending >= 1
             await stack.handle(cid).execute_update("change", AnalystChange(user="bob", status=Status.CLOSED),
                                                    result_type=ContainerView)
-            done = await poll(runs, lambda r: r.json()["data"][0]["status"] != "running")
+            done = await until(runs, lambda r: r.json()["data"][0]["status"] != "running")
             rows = done.json()["data"]
             assert rows[0]["status"] == "cancelled" and rows[0]["end_time"] >= rows[0]["start_time"]
         finally:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.helpers.api import auth, http, poll, run_api
+from tests.helpers.api import auth, http, run_api
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.stack import run_stack
+from tests.helpers.wait import assert_eventually
 
 
 def edr_body(host: str = "WORKSTATION-042", user: str = "jdoe") -> dict[str, Any]:
@@ -23,7 +24,7 @@ async def start_with_prompt(api: Any) -> tuple[str, dict[str, Any]]:
     async def listed():
         rows = (await api.get("/api/v1/prompts", headers=auth("tier2"))).json()["data"]
         return [p for p in rows if p["container_id"] == cid]
-    return cid, (await poll(listed, timeout=60))[0]
+    return cid, (await assert_eventually(listed, within=60))[0]
 
 
 async def test_role_matrix_of_every_mutating_route(dev_env, task_queue, assets_file, sim):
@@ -60,7 +61,7 @@ async def test_role_matrix_of_every_mutating_route(dev_env, task_queue, assets_f
                     rows = (await api.get("/api/v1/audit", params={"container": cid, "kind": "operation_refused"},
                                           headers=auth("manager"))).json()["data"]
                     return rows if len(rows) >= 4 else None  # severity, disposition, containment run, close
-                rows = await poll(refused, timeout=30)
+                rows = await assert_eventually(refused, within=30)
                 assert {r["actor"] for r in rows} == {"alice"}
                 assert all(r["outcome"] == "refused" for r in rows)
                 assert (await api.get("/api/v1/audit", headers=auth("tier2"))).status_code == 403
@@ -95,7 +96,7 @@ async def test_delegation_and_withdrawal(dev_env, task_queue, tmp_path, sim):
                 async def kinds():
                     v = (await api.get(f"/api/v1/containers/{cid}", headers=auth("tier2"))).json()
                     return [a["kind"] for a in v["state"]["audit"]] if len(v["state"]["audit"]) >= 5 else None
-                seen = await poll(kinds, timeout=30)
+                seen = await assert_eventually(kinds, within=30)
                 for k in ("approval_recorded", "approval_withdrawn", "prompt_delegated", "answer_refused"):
                     assert k in seen, (k, seen)
                 assert sim.state()["effects"].get("crowdstrike", {}).get("contained", []) == []

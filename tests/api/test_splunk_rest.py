@@ -9,8 +9,9 @@ from typing import Any
 
 import requests
 
-from tests.helpers.api import TOKENS, poll, run_api
+from tests.helpers.api import TOKENS, run_api
 from tests.helpers.stack import run_stack
+from tests.helpers.wait import assert_eventually
 
 H = {"ph-auth-token": TOKENS["automation"]}
 ANALYST = {"ph-auth-token": TOKENS["tier2"]}
@@ -64,7 +65,7 @@ async def test_an_integration_posts_containers_and_artifacts_and_runs_a_playbook
             async def triaged() -> dict[str, Any] | None:
                 c = (await rest("GET", f"{base}/rest/container/{num}", headers=ANALYST)).json()
                 return c if c.get("severity") == "high" and c["artifact_count"] == 2 else None
-            c = await poll(triaged, timeout=60)
+            c = await assert_eventually(triaged, within=60)
             assert c["id"] == num and c["source_data_identifier"] == sdi and c["label"] == "phishing"
             assert sum(n for k, n in lookups(sim).items() if "malicious-rest" in k) == 1  # both artifacts ran
             assert any("rest-ok" in k for k in lookups(sim))
@@ -101,7 +102,7 @@ async def test_an_integration_posts_containers_and_artifacts_and_runs_a_playbook
             async def finished() -> dict[str, Any] | None:
                 row = (await rest("GET", f"{base}/rest/playbook_run/{rid}", headers=ANALYST)).json()
                 return row if row.get("status") in ("success", "failed") else None
-            row = await poll(finished, timeout=60)
+            row = await assert_eventually(finished, within=60)
             assert row["status"] == "success" and row["playbook"] == "universal_alert_enrichment"
             assert row["id"] == rid and row["container"] == soar_id
             bad = await rest("POST", f"{base}/rest/playbook_run", headers=ANALYST,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -41,15 +39,3 @@ def run_api(settings: Settings, client: Client) -> Iterator[str]:
 def http(base: str) -> httpx.AsyncClient:
     """An async HTTP client for the API."""
     return httpx.AsyncClient(base_url=base, timeout=30)
-
-
-async def poll(fn: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-    """Await `fn()` until it returns something truthy (visibility and workflows are asynchronous)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        out = await fn()
-        if out:
-            return out
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError
-        await asyncio.sleep(0.2)

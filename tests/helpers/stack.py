@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -11,47 +11,63 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
-from core.models import Container
+from core.models import Container, Prompt, PromptAck
 from core.runtime import AssetStore
 from core.settings import ROOT, Settings
+from tests.helpers.prompts import answer
+from tests.helpers.wait import assert_eventually
+from workflows.container import ContainerWorkflow
 from workflows.messages import ContainerView
 from workflows.starter import StartResult, start_container
 
 
-class Stack:
-    """Client + settings + helpers to start containers and wait on them."""
+class Containers:
+    """Starting containers on a task queue and waiting on them (shared by `Stack` and the reliability `Rig`)."""
+
+    client: Client
+    task_queue: str
+
+    async def start(self, container: Container, **kw: Any) -> StartResult:
+        """Start a container workflow (as the API does)."""
+        return await start_container(self.client, container, task_queue=self.task_queue, **kw)
+
+    def handle(self, container_id: str) -> WorkflowHandle[Any, Any]:
+        """The container workflow's handle."""
+        return self.client.get_workflow_handle(f"container/{container_id}")
+
+    async def view(self, container_id: str) -> ContainerView:
+        """The container's `view` query (needs a live worker)."""
+        v: ContainerView = await self.handle(container_id).query(ContainerWorkflow.view)
+        return v
+
+    async def result(self, container_id: str) -> ContainerView:
+        """The closed container's final view."""
+        h = self.client.get_workflow_handle(f"container/{container_id}", result_type=ContainerView)
+        return await h.result()  # type: ignore[no-any-return]
+
+    async def wait_for(self, container_id: str, pred: Callable[[ContainerView], Any], timeout: float = 30.0,
+                       what: str = "") -> ContainerView:
+        """The container's view once `pred(view)` holds."""
+        async def check() -> ContainerView | None:
+            v = await self.view(container_id)
+            return v if pred(v) else None
+        return await assert_eventually(check, timeout, what or f"condition on {container_id}", interval=0.1)
+
+    async def answer(self, prompt_wid: str, prompt_id: str, option: str, who: str = "bob",
+                     roles: tuple[str, ...] = ("soc_tier2",)) -> PromptAck:
+        """Answer a prompt as the API would for `who` (signed)."""
+        prompts = await self.client.get_workflow_handle(prompt_wid).query("prompts", result_type=list[Prompt])
+        return await answer(self.client, next(p for p in prompts if p.id == prompt_id), option, who, roles)
+
+
+class Stack(Containers):
+    """Client + settings + the worker's asset store, with the container helpers."""
 
     def __init__(self, client: Client, settings: Settings, store: AssetStore) -> None:
         self.client = client
         self.settings = settings
         self.store = store
-
-    async def start(self, container: Container, **kw: Any) -> StartResult:
-        return await start_container(self.client, container, task_queue=self.settings.playbook_task_queue, **kw)
-
-    def handle(self, container_id: str) -> WorkflowHandle[Any, Any]:
-        return self.client.get_workflow_handle(f"container/{container_id}")
-
-    async def view(self, container_id: str) -> ContainerView:
-        return await self.handle(container_id).query("view", result_type=ContainerView)
-
-    async def result(self, container_id: str) -> ContainerView:
-        h = self.client.get_workflow_handle(f"container/{container_id}", result_type=ContainerView)
-        return await h.result()
-
-    async def wait_for(self, container_id: str, pred: Any, timeout: float = 30.0) -> ContainerView:
-        """Poll the container query until `pred(view)` holds."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            try:
-                v = await self.view(container_id)
-                if pred(v):
-                    return v
-            except Exception:  # not started yet
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"condition not met for {container_id}")
-            await asyncio.sleep(0.1)
+        self.task_queue = settings.playbook_task_queue
 
 
 @asynccontextmanager

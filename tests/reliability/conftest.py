@@ -18,42 +18,20 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from core.models import Artifact, Container, Prompt, Severity
+from core.models import Artifact, Container, Severity
 from core.settings import Settings
 from core.temporal import connect
 from tests.conftest import Sim
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.procs import ApiProc, TemporalServer, WorkerProc, soar_env
-from tests.helpers.prompts import signed_response
+from tests.helpers.stack import Containers
+from tests.helpers.wait import assert_eventually
 from workflows.messages import ContainerView
-from workflows.starter import StartResult, start_container
 
 MAL_HASH = "deadbeef" + "7" * 56
 
 
-async def poll(fn: Callable[[], Awaitable[Any]], within: float, what: str, interval: float = 0.25) -> Any:
-    """Await `fn()` until it returns something truthy (exceptions count as "not yet"), for up to
-    `within` seconds.
-
-    Raises:
-        TimeoutError: naming `what` and the last error seen.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    last: BaseException | None = None
-    while True:
-        try:
-            out = await fn()
-            if out:
-                return out
-        except Exception as e:  # not there yet (query before start, server restarting, ...)
-            last = e
-        if loop.time() > deadline:
-            raise TimeoutError(f"{what}: not reached within {within:.0f}s (last error: {last!r})")
-        await asyncio.sleep(interval)
-
-
-class Rig:
+class Rig(Containers):
     """One isolated SOAR installation made of real processes."""
 
     def __init__(self, root: Path, sim: Sim, task_queue: str, triggers: list[dict[str, Any]] | None) -> None:
@@ -91,7 +69,7 @@ class Rig:
             await c.count_workflows("WorkflowType='ContainerWorkflow'")  # namespace + visibility ready
             return c
 
-        return await poll(attempt, within, f"Temporal at {self.temporal.address}", interval=0.5)  # type: ignore[no-any-return]
+        return await assert_eventually(attempt, within, f"Temporal at {self.temporal.address}", interval=0.5)  # type: ignore[no-any-return]
 
     @property
     def client(self) -> Client:
@@ -105,30 +83,10 @@ class Rig:
             if p is not None:
                 p.kill()
 
-    # ---- containers -------------------------------------------------------------------------------
-    async def start(self, container: Container, **kw: Any) -> StartResult:
-        """Start a container workflow on this rig's task queue."""
-        return await start_container(self.client, container, task_queue=self.task_queue, **kw)
-
-    async def view(self, cid: str) -> ContainerView:
-        """The container's `view` query (needs a live worker)."""
-        h = self.client.get_workflow_handle(f"container/{cid}")
-        return await h.query("view", result_type=ContainerView)  # type: ignore[no-any-return]
-
-    async def wait_for(self, cid: str, pred: Callable[[ContainerView], bool], within: float = 90,
+    async def wait_for(self, container_id: str, pred: Callable[[ContainerView], Any], timeout: float = 90,
                        what: str = "") -> ContainerView:
-        """Poll the container's view until `pred(view)` holds."""
-        async def check() -> ContainerView | None:
-            v = await self.view(cid)
-            return v if pred(v) else None
-        return await poll(check, within, what or f"condition on {cid}", interval=0.3)  # type: ignore[no-any-return]
-
-    async def answer(self, prompt_wid: str, prompt_id: str, option: str, who: str = "bob") -> Any:
-        """Answer a prompt as a soc_tier2 analyst (the update the API sends)."""
-        h = self.client.get_workflow_handle(prompt_wid)
-        prompts = await h.query("prompts", result_type=list[Prompt])
-        p = next(p for p in prompts if p.id == prompt_id)
-        return await h.execute_update("respond", signed_response(p, option, who))
+        """As `Containers.wait_for`, with the longer default these processes need."""
+        return await super().wait_for(container_id, pred, timeout, what)
 
 
 @pytest_asyncio.fixture

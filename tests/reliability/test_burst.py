@@ -10,7 +10,8 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.reliability.conftest import poll, tag
+from tests.helpers.wait import assert_eventually
+from tests.reliability.conftest import tag
 
 pytestmark = pytest.mark.slow
 
@@ -66,12 +67,12 @@ async def test_burst_of_500_alerts(make_rig, sim, figures):
 
         async def count(q: str, want: int) -> bool:
             return (await rig.client.count_workflows(q)).count == want
-        await poll(lambda: count(query, N), 120, f"{N} containers in visibility")
+        await assert_eventually(lambda: count(query, N), 120, f"{N} containers in visibility")
         visible_s = time.monotonic() - t0
-        await poll(lambda: count(f"{query} AND ExecutionStatus='Completed'", N), 420,
+        await assert_eventually(lambda: count(f"{query} AND ExecutionStatus='Completed'", N), 420,
                    f"{N} containers closed", interval=2)
         closed_s = time.monotonic() - t0
-        await poll(lambda: count(f"{query} AND SoarStatus='closed' AND SoarAutoResolved=true", N), 60,
+        await assert_eventually(lambda: count(f"{query} AND SoarStatus='closed' AND SoarAutoResolved=true", N), 60,
                    "every container auto-closed")
 
         lookups = sim.state()["effects"]["virustotal"]["lookups"]

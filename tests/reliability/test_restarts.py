@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.helpers.api import auth
-from tests.reliability.conftest import comments, edr, poll, runs_done, tag
+from tests.helpers.wait import assert_eventually
+from tests.reliability.conftest import comments, edr, runs_done, tag
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +33,7 @@ async def test_dev_server_restart_keeps_waiting_prompt(make_rig, sim, figures):
         async def listed() -> list[dict]:
             rows = (await api.get("/api/v1/prompts", headers=auth("tier2"))).json()["data"]
             return [p for p in rows if p["container_id"] == cid]
-        before = (await poll(listed, 60, "prompt listed by the API"))[0]
+        before = (await assert_eventually(listed, 60, "prompt listed by the API"))[0]
         v = await rig.wait_for(cid, lambda v: bool(v.pending_prompts), what="prompt pending")
         assert v.pending_prompts[0].id == before["id"]
 
@@ -52,22 +53,22 @@ async def test_dev_server_restart_keeps_waiting_prompt(make_rig, sim, figures):
         figures["server_restart_ready_s"] = round(time.monotonic() - t1, 1)
 
         # The prompt is still there: the query (test client, reconnecting) and the API's list.
-        v = await rig.wait_for(cid, lambda v: bool(v.pending_prompts), within=120,
+        v = await rig.wait_for(cid, lambda v: bool(v.pending_prompts), timeout=120,
                                what="prompt after restart")
         figures["query_ok_after_restart_s"] = round(time.monotonic() - t1, 1)
         p = v.pending_prompts[0]
         assert p.id == before["id"] and p.role == "soc_tier2" and "Isolate Host" in p.options
-        after = (await poll(listed, 120, "prompt listed after restart"))[0]
+        after = (await assert_eventually(listed, 120, "prompt listed after restart"))[0]
         assert after["id"] == before["id"] and after["time_left_s"] > 0
         figures["api_list_ok_after_restart_s"] = round(time.monotonic() - t1, 1)
         assert (await api.get("/readyz")).status_code == 200
 
         # The answer after the restart is accepted and acted on.
         url = f"/api/v1/prompts/{after['id']}/response"
-        ok = await poll(lambda: _respond(api, url), 60, "answer accepted")
+        ok = await assert_eventually(lambda: _respond(api, url), 60, "answer accepted")
         assert ok.status_code == 200, ok.text
         assert host in ok.json()["next_step"]
-        done = await rig.wait_for(cid, runs_done, within=120, what="containment finished")
+        done = await rig.wait_for(cid, runs_done, timeout=120, what="containment finished")
         figures["answer_to_contained_s"] = round(time.monotonic() - t1, 1)
         assert done.state.disposition == "True Positive - Escalated to IR"
         assert "Analyst approved: Isolate Host (by bob)" in comments(done)
@@ -94,14 +95,14 @@ async def test_prompt_deadline_passes_while_worker_down(make_rig, sim, figures):
     figures["worker_stop_s"] = round(time.monotonic() - t0, 1)
     figures["worker_exit_code"] = code
     # Wait until the deadline is well past while no worker runs (the timer fires on the server).
-    await poll(lambda: _after(deadline, 3), 30, "deadline passed")
+    await assert_eventually(lambda: _after(deadline, 3), 30, "deadline passed")
     desc = await rig.client.get_workflow_handle(v.pending_prompts[0].workflow_id).describe()
     assert desc.status is not None and desc.status.name == "RUNNING"  # nothing ran the timeout yet
     figures["worker_down_s"] = round(time.monotonic() - t0, 1)
 
     t1 = time.monotonic()
     await asyncio.to_thread(rig.worker.start)
-    done = await rig.wait_for(res.container_id, runs_done, within=120, what="on_timeout branch")
+    done = await rig.wait_for(res.container_id, runs_done, timeout=120, what="on_timeout branch")
     figures["restart_to_timeout_branch_s"] = round(time.monotonic() - t1, 1)
     texts = comments(done)
     assert "No response from soc_tier2 within 5s; took the default: Monitor Only." in texts

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from activities.panos.objects import url_entry
+from tests.helpers.wait import assert_eventually
 from tests.reliability.conftest import (
     MAL_HASH,
     Rig,
@@ -19,7 +20,6 @@ from tests.reliability.conftest import (
     comments,
     in_flight,
     phishing,
-    poll,
     runs_done,
     tag,
 )
@@ -34,7 +34,7 @@ async def crash_when(rig: Rig, figures: dict[str, Any], name: str, cond: Any, wi
     """Wait until `cond()` holds (and `then_wait` seconds more), then kill -9 the worker and start it again."""
     async def ready() -> bool:
         return bool(cond())
-    await poll(ready, within, f"{name}: crash condition", interval=0.05)
+    await assert_eventually(ready, within, f"{name}: crash condition", interval=0.05)
     await asyncio.sleep(then_wait)
     busy = {v: n for v in VENDORS if (n := in_flight(rig.sim, v)) > 0}
     rig.worker.kill()
@@ -77,7 +77,7 @@ async def test_worker_kill9_between_and_during_actions(make_rig, sim, figures):
         return (all(runs_done(views[k]) for k in ("A1", "A2", "B1"))
                 and views["D1"].state.container.status.value == "closed"
                 and all(views[k].pending_prompts for k in ("C1", "C2")))
-    await poll(settled, 180, "A/B/D finished and C prompts pending")
+    await assert_eventually(settled, 180, "A/B/D finished and C prompts pending")
     assert all(in_flight(sim, v) <= 0 for v in VENDORS)
     await crash_when(rig, figures, "kill3_between", lambda: True)
 
@@ -90,12 +90,12 @@ async def test_worker_kill9_between_and_during_actions(make_rig, sim, figures):
         looked_up = any(e["path"].endswith("/devices/entities/devices/v2") for e in log)
         return looked_up and in_flight(sim, "crowdstrike") >= 1
     await crash_when(rig, figures, "kill4_contain", contain_in_flight)
-    c1 = await rig.wait_for(ids["C1"], runs_done, within=120, what="C1 containment done")
+    c1 = await rig.wait_for(ids["C1"], runs_done, timeout=120, what="C1 containment done")
 
     # C2 asks to isolate the host C1 already isolated: not an error, no second `contain`.
     v2 = await rig.wait_for(ids["C2"], lambda v: bool(v.pending_prompts), what="C2 prompt")
     await rig.answer(v2.pending_prompts[0].workflow_id, v2.pending_prompts[0].id, "Isolate Host")
-    c2 = await rig.wait_for(ids["C2"], runs_done, within=120, what="C2 containment done")
+    c2 = await rig.wait_for(ids["C2"], runs_done, timeout=120, what="C2 containment done")
     figures["all_done_s"] = round(time.monotonic() - figures.pop("_t0"), 1)
     figures["worker_starts"] = rig.worker.starts
 

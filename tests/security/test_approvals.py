@@ -23,8 +23,9 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from core.approvals import AuthorizedAction, SignedApproval, Signer, claims_for
 from core.models import ActionInput, Artifact, Container, Prompt, PromptResponse, Severity
 from tests.activities.conftest import sign_approval
-from tests.helpers.api import auth, http, poll, run_api
+from tests.helpers.api import auth, http, run_api
 from tests.helpers.stack import run_stack
+from tests.helpers.wait import assert_eventually
 
 HOST_A, HOST_B = "WORKSTATION-AAA1", "WORKSTATION-BBB2"
 
@@ -170,7 +171,7 @@ async def test_a_captured_answer_replayed_on_another_prompt_is_refused_and_audit
                     v = await stack.view(b.container_id)
                     kinds = [(x.kind.value, x.outcome) for x in v.state.audit]
                     return kinds if len(kinds) >= 2 else None
-                kinds = await poll(audited, timeout=30)
+                kinds = await assert_eventually(audited, within=30)
                 assert ("approval_invalid", "refused") in kinds and ("answer_refused", "refused") in kinds
                 assert contained(sim) == [HOST_A]  # B was never isolated
                 v = await stack.view(b.container_id)

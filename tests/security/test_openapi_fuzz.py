@@ -7,26 +7,20 @@ creates (no worker runs them) never appear in other tests' listings, counts or s
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import schemathesis
-from google.protobuf.duration_pb2 import Duration
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from core.settings import Settings
-from core.temporal import SEARCH_ATTRIBUTES
 from tests.helpers.config import example_assets, write_assets
+from tests.helpers.namespaces import own_namespace
 from tests.helpers.procs import WorkerProc, soar_env
 from tests.helpers.servers import ServerThread
 from tests.security.conftest import EXTRA_TOKENS, KEY_B64, KEY_ID, enc_settings, write_users
@@ -36,27 +30,6 @@ schemathesis.serializer.alias("message/rfc822", "text/plain")
 
 MAX_EXAMPLES = 12  # per operation; the whole module stays well under two minutes
 HEADERS = {"Authorization": f"Bearer {EXTRA_TOKENS['admin']}"}
-
-
-async def own_namespace(dev_env: WorkflowEnvironment) -> str:
-    """Register a namespace with our search attributes and wait until it serves visibility queries."""
-    ns = f"fuzz-{uuid.uuid4().hex[:8]}"
-    c = dev_env.client
-    await c.workflow_service.register_namespace(RegisterNamespaceRequest(
-        namespace=ns, workflow_execution_retention_period=Duration(seconds=86400)))
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
-        try:
-            await c.operator_service.add_search_attributes(AddSearchAttributesRequest(
-                namespace=ns, search_attributes={k.name: IndexedValueType.ValueType(k.indexed_value_type)
-                                                 for k in SEARCH_ATTRIBUTES}))
-            nc = await Client.connect(c.service_client.config.target_host, namespace=ns)
-            await nc.count_workflows("SoarKind='container'")
-            return ns
-        except Exception:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.5)
 
 
 @pytest.fixture(scope="module")

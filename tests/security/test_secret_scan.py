@@ -20,8 +20,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.helpers.api import auth, http, poll, run_api
+from tests.helpers.api import auth, http, run_api
 from tests.helpers.stack import run_stack
+from tests.helpers.wait import assert_eventually
 from tests.security.conftest import KEY_B64, OLD_KEY_B64, SESSION_LOGS, make_codec
 from tests.security.scan import all_histories, configured_secrets, find_secrets
 
@@ -39,7 +40,7 @@ async def finished(api: httpx.AsyncClient, cid: str) -> dict:
         v = (await api.get(f"/api/v1/containers/{cid}", headers=auth("tier1"))).json()
         runs = v["state"]["runs"]
         return v if runs and all(r["status"] != "running" for r in runs) else None
-    return await poll(check, timeout=60.0)
+    return await assert_eventually(check, within=60.0)
 
 
 async def ingest(api: httpx.AsyncClient, payload: dict) -> str:
@@ -71,7 +72,7 @@ async def test_no_secret_in_any_history_or_log(dev_env, task_queue, assets_file,
                 async def prompt():
                     rows = (await api.get("/api/v1/prompts", headers=auth("tier2"))).json()["data"]
                     return [p for p in rows if p["container_id"] == c2]
-                p = (await poll(prompt, timeout=60.0))[0]
+                p = (await assert_eventually(prompt, within=60.0))[0]
                 ok = await api.post(f"/api/v1/prompts/{p['id']}/response", json={"option": "Isolate Host"},
                                     headers=auth("tier2"))
                 assert ok.status_code == 200, ok.text

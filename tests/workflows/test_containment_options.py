@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from tests.helpers.api import auth, http, poll, run_api
+from tests.helpers.api import auth, http, run_api
 from tests.helpers.stack import run_stack
+from tests.helpers.wait import assert_eventually
 
 
 def edr_body(host: str) -> dict:
@@ -37,7 +38,7 @@ async def test_containment_prompt_options_take_effect(dev_env, task_queue, asset
                     rows = (await api.get("/api/v1/prompts", headers=auth("tier2"))).json()["data"]
                     return [p for p in rows if p["container_id"] == cid]
 
-                p = (await poll(prompt))[0]
+                p = (await assert_eventually(prompt))[0]
                 assert option in p["options"]
                 answered = time.monotonic()
                 ok = await api.post(f"/api/v1/prompts/{p['id']}/response", json={"option": option},
@@ -48,7 +49,7 @@ async def test_containment_prompt_options_take_effect(dev_env, task_queue, asset
                     v = (await api.get(f"/api/v1/containers/{cid}", headers=auth("tier1"))).json()
                     return v if v["state"]["runs"][0]["status"] != "running" else None
 
-                v = await poll(finished)
+                v = await assert_eventually(finished)
                 took = time.monotonic() - answered
     effects = sim.state()["effects"]
     assert v["state"]["disposition"] == "True Positive - Escalated to IR", v["state"]["comments"]
