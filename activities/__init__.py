@@ -5,14 +5,15 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import lru_cache
+from typing import Any
 
 from core.connector import Connector
 
 
 @lru_cache
-def discover_connectors() -> dict[str, Connector]:
+def discover_connectors() -> dict[str, Connector[Any, Any]]:
     """Every `activities/<name>/` package that defines `CONNECTOR`, keyed by connector name."""
-    out: dict[str, Connector] = {}
+    out: dict[str, Connector[Any, Any]] = {}
     for mod in pkgutil.iter_modules(__path__):
         if not mod.ispkg or mod.name.startswith("_"):
             continue

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 import simulator
@@ -80,6 +80,15 @@ def create_app(*, ldap_host: str = "127.0.0.1", ldap_port: int | None = None) ->
         """Per-vendor requests per minute (sliding window); beyond it the vendor answers its own 429."""
         request.app.state.sim.quota_per_minute.update(quota)
         return request.app.state.sim.quota_per_minute  # type: ignore[no-any-return]
+
+    @app.post("/_sim/jobs")
+    async def set_job_seconds(seconds: dict[str, float], request: Request) -> dict[str, float]:
+        """Per-vendor duration of asynchronous jobs (a PAN-OS commit stays ACT this long, polled or not)."""
+        bad = {k: v for k, v in seconds.items() if not 0 <= v <= 3600}
+        if bad:
+            raise HTTPException(422, f"job seconds must be 0..3600: {bad}")
+        request.app.state.sim.job_seconds.update(seconds)
+        return request.app.state.sim.job_seconds  # type: ignore[no-any-return]
 
     @app.post("/_sim/reset")
     async def reset(request: Request) -> dict[str, str]:

@@ -52,6 +52,7 @@ class SimState:
         self.latency_ms: dict[str, float] = {}
         self.call_log: list[dict[str, Any]] = []
         self.quota_per_minute: dict[str, int] = {}
+        self.job_seconds: dict[str, float] = {}  # vendor -> how long its asynchronous jobs (PAN-OS commits) run
         self._windows: dict[str, deque[float]] = defaultdict(deque)
 
     def over_quota(self, vendor: str) -> float | None:
@@ -117,6 +118,7 @@ class SimState:
             "statuses": dict(self.statuses),
             "faults": [f.model_dump() for f in self.faults],
             "latency_ms": self.latency_ms,
+            "job_seconds": self.job_seconds,
             "quota_per_minute": self.quota_per_minute,
         }
 

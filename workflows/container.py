@@ -427,10 +427,10 @@ class ContainerWorkflow:
         if self.state.audit:
             want["audit"] = self.state.audit[-1].time
             keys["audit"] = SA_LAST_AUDIT
-        updates: list[SearchAttributeUpdate] = []
+        updates: list[SearchAttributeUpdate[Any]] = []
         for k, v in want.items():
             if self._sa.get(k) != v:
-                updates.append(keys[k].value_set(v))  # type: ignore[attr-defined]
+                updates.append(keys[k].value_set(v))
                 self._sa[k] = v
         if updates:
             workflow.upsert_search_attributes(updates)

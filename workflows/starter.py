@@ -129,7 +129,8 @@ async def _merge_into(client: Client, wid: str, more: MoreAlert) -> MoreAlertAck
 async def _last_view(client: Client, wid: str) -> ContainerView | None:
     """The closed container's final state (its run's result), or None when it did not complete."""
     try:
-        return await client.get_workflow_handle(wid, result_type=ContainerView).result(follow_runs=True)
+        view: ContainerView = await client.get_workflow_handle(wid, result_type=ContainerView).result(follow_runs=True)
+        return view
     except WorkflowFailureError:
         return None
 
