@@ -1,6 +1,6 @@
 """Automation statistics of playbook runs: pure functions over `Run` records (no I/O, no clock, no
 Temporal, no FastAPI). The API reads the runs from Temporal (`api/runs.py`); the execution report
-(`core/report.py`) shares the duration and time-saved arithmetic.
+(`api/report.py`) shares the duration and time-saved arithmetic.
 
 The counting rules:
 

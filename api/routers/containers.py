@@ -14,10 +14,10 @@ from api.auth import Analyst, Ingester, Reader
 from api.deps import ClientDep
 from api.errors import rpc_error, update_error
 from api.permissions import patch_operations, require
+from api.report import Report, build_report, render_text
 from api.service import Accepted, ContainerIn, Page, container_handle, ingest, safe_filter, visibility_page
 from core.config.roles import Operation
 from core.models import Artifact, Container, Severity, Status
-from core.report import Report, build_report, render_text
 from core.temporal import (
     SA_AUTO_RESOLVED,
     SA_AWAITING_PROMPT,

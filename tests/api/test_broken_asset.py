@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from core.report import build_report, render_text
+from api.report import build_report, render_text
 from tests.helpers.api import auth, http, run_api
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.stack import run_stack

@@ -25,10 +25,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from api.app import create_app
+from api.report import build_report
 from api.routers.splunk import stable_id
 from core.models import ActionResult, Artifact, Container, RunStatus, Severity, Status
 from core.prometheus import REGISTRY, ActionMetricsInterceptor, start_worker_metrics_server
-from core.report import build_report
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.namespaces import own_namespace
 from tests.helpers.prompts import answer

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from api.report import build_report, fmt_duration, fmt_saved, render_text, title_case
 from core.models import ActionRecord, Container, PlaybookOutcome, PlaybookRun, RunStatus, Status
-from core.report import build_report, fmt_duration, fmt_saved, render_text, title_case
 from workflows.messages import ContainerState, ContainerView
 
 T0 = datetime(2024, 8, 21, 9, 30, tzinfo=UTC)
