@@ -35,7 +35,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     sandbox's rules by convention (no I/O, workflow.now(), workflow.uuid4()) and the replay test.
     """
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "core", "workflows", "pydantic", "pydantic_core", "annotated_types", "typing_extensions"))
+        "core", "workflows", "phantom", "pydantic", "pydantic_core", "annotated_types", "typing_extensions"))
 
 
 def load_store(settings: Settings) -> AssetStore:
@@ -49,7 +49,9 @@ def load_store(settings: Settings) -> AssetStore:
     from core.approvals import load_keyring, trust
     from workflows import all_workflows
     from workflows.checks import check_playbooks
+    from workflows.registry import load_phantom_playbooks
 
+    load_phantom_playbooks(settings)  # a broken Phantom file stops the start with its file, line and fix
     connectors = discover_connectors()
     keyring = load_keyring(settings.trusted_keys_path)
     trust(keyring)  # what prompt validators verify signed answers with

@@ -51,6 +51,8 @@ class ConnectorConfig(BaseModel):
     max_requests_per_minute: int | None = Field(default=None, gt=0, le=1_000_000,
                                                 description="The queue's rate when rate_limit is true")
     high_impact_actions: list[str] = Field(default_factory=list, description="Extra actions needing approval")
+    approver_role: str = Field(default="soc_tier2", min_length=1, max_length=128,
+                               description="Who approves this asset's high-impact actions a playbook did not ask about")
     cache_ttl_s: float = Field(default=0.0, ge=0, le=86_400,
                                description="Cache read-only results this long (per worker process); 0 = off")
 

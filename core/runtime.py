@@ -112,7 +112,8 @@ class AssetStore:
             c = self.connectors[a.connector]
             out[a.asset_name] = AssetRoute(
                 asset=a.asset_name, connector=a.connector, title=c.title, task_queue=self.task_queue(a),
-                high_impact_actions=[s.name for s in c.actions.values() if is_high_impact(s, a)])
+                high_impact_actions=[s.name for s in c.actions.values() if is_high_impact(s, a)],
+                approver_role=a.settings.approver_role)
         for u in self.unavailable.values():
             known = self.connectors.get(u.connector or "")
             out[u.asset_name] = AssetRoute(asset=u.asset_name, connector=u.connector or "",

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     assets_file: Path = ROOT / "config" / "assets.json"
     triggers_file: Path = ROOT / "config" / "triggers.json"
     users_file: Path = ROOT / "config" / "users.json"
+    phantom_playbooks_dir: Path = Field(default=ROOT / "playbooks" / "phantom",
+                                        description="Phantom-format playbooks (<name>.py + optional <name>.json)")
 
     # Local state (dev server SQLite, raw emails)
     data_dir: Path = ROOT / ".data"

@@ -27,6 +27,8 @@ from tests.helpers.servers import ServerThread
 for _k, _v in DEMO_ENV.items():
     os.environ.setdefault(_k, _v)
 os.environ.setdefault("SOAR_LOG_JSON", "true")
+# The brief's Phantom playbooks (examples/phantom) are the registry's Phantom playbooks in tests.
+os.environ.setdefault("SOAR_PHANTOM_PLAYBOOKS_DIR", str(Path(__file__).resolve().parent.parent / "examples" / "phantom"))
 # One approval key pair for the session (the API signs, workers verify), in a directory of its own.
 _KEYS = Path(tempfile.mkdtemp(prefix="soar-test-keys-"))
 os.environ.setdefault("SOAR_APPROVAL_PRIVATE_KEY_FILE", str(_KEYS / "approval-signing.key"))

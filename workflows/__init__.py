@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 def all_workflows() -> list[type]:
     """Every workflow class the playbook worker runs."""
     from workflows.container import ContainerWorkflow
+    from workflows.phantom.workflow import PhantomPlaybook
     from workflows.registry import PLAYBOOKS
 
-    return [ContainerWorkflow, *(p.workflow for p in PLAYBOOKS.values())]
+    return list(dict.fromkeys([ContainerWorkflow, PhantomPlaybook, *(p.workflow for p in PLAYBOOKS.values())]))
 
 
 def platform_activities(store: AssetStore, settings: Settings) -> list[Callable[..., Any]]:

@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         MatchResult,
         RunPlaybookRequest,
     )
-    from workflows.registry import PLAYBOOK_TYPES
+    from workflows.registry import PHANTOM_VERSIONS, PLAYBOOK_TYPES
 
 MAX_ARTIFACTS = 5000
 MAX_COMMENTS = 2000
@@ -131,7 +131,8 @@ class ContainerWorkflow:
     async def _run_child(self, name: str, run: PlaybookRun, suffix: str | None) -> None:
         c = self.state.container
         inp = PlaybookInput(container=c, container_workflow_id=workflow.info().workflow_id, run_as=run.run_as,
-                            routes=self.state.routes, respond_in_s=self._respond_in_s, suffix=suffix)
+                            routes=self.state.routes, respond_in_s=self._respond_in_s, suffix=suffix,
+                            playbook=name, playbook_sha256=PHANTOM_VERSIONS.get(name, ""))
         try:
             out: PlaybookOutcome = await workflow.execute_child_workflow(
                 PLAYBOOK_TYPES.get(name, name), inp, id=run.workflow_id, result_type=PlaybookOutcome,
@@ -194,6 +195,12 @@ class ContainerWorkflow:
                                             f"{len(e.artifacts) - max(room, 0)} artifacts not added")
         if e.auto_resolved is not None:
             self.state.auto_resolved = e.auto_resolved
+        if e.label is not None:
+            c.label = e.label
+        for n in e.notes:  # Phantom playbooks' notes and pins read as comments
+            self._add_comment(e.author, f"Note: {n.title}\n\n{n.content}" if n.title else f"Note: {n.content}")
+        for pin in e.pins:
+            self._add_comment(e.author, f"Pinned: {pin.message}" + (f" ({pin.data})" if pin.data else ""))
         for p in e.prompts_opened:
             self._prompts[p.id] = p
         for pid in e.prompts_closed:

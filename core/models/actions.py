@@ -40,6 +40,7 @@ class AssetRoute(BaseModel):
     task_queue: str
     high_impact_actions: list[str] = Field(default_factory=list, description="Actions needing an approval here")
     unavailable: str | None = Field(default=None, description="Why the asset cannot be used (config error)")
+    approver_role: str = Field(default="soc_tier2", description="Who approves its unrequested high-impact actions")
 
 
 class ActionRecord(BaseModel):

@@ -139,6 +139,23 @@ class Container(BaseModel):
         return list(seen)
 
 
+class Note(BaseModel):
+    """A note on a container (Splunk SOAR's `add_note`): a title and markdown/html/text content."""
+
+    title: str = Field(default="", max_length=1024)
+    content: str = Field(default="", max_length=100_000)
+    note_format: str = Field(default="markdown", max_length=16)
+
+
+class Pin(BaseModel):
+    """A pinned card on a container (Splunk SOAR's `pin`): a message and a value."""
+
+    message: str = Field(default="", max_length=1024)
+    data: str = Field(default="", max_length=4096)
+    name: str | None = Field(default=None, max_length=256)
+    style: str = Field(default="grey", max_length=32)
+
+
 class ContainerEvent(BaseModel):
     """A batch of changes a playbook step (or an analyst) sends to the container workflow.
 
@@ -157,3 +174,6 @@ class ContainerEvent(BaseModel):
     awaiting_prompt: bool | None = None
     prompts_opened: list[Prompt] = Field(default_factory=list)
     prompts_closed: list[str] = Field(default_factory=list)
+    notes: list[Note] = Field(default_factory=list)
+    pins: list[Pin] = Field(default_factory=list)
+    label: str | None = Field(default=None, max_length=128, pattern=r"^[A-Za-z0-9_.\- ]+$")
