@@ -188,8 +188,7 @@ class ActsMixin(EngineBase):
                 d = await self._gate(ra, block, role)
                 if d.option != APPROVE or d.approval is None:
                     why = refusal(d, role)
-                    self.comment(f"{block}: {ra.title} '{ra.action}' on {ra.target or '(no target)'} was not run: "
-                                 f"{why}")
+                    self.comment(f"{block}: {ra.title} on {ra.target or '(no target)'} was not run: {why}")
                     self.staged()
                     self._record(ra, started, "skipped", f"Not run: {why}")
                     return outcome(ActionResult(status="failed", message=f"{ra.action} {why}"))
@@ -221,8 +220,8 @@ class ActsMixin(EngineBase):
         grant = [AuthorizedAction(action=ra.action, target=target, connector=ra.route.connector)]
         return await self.prompt(
             role=role, options=[APPROVE, DENY], on_timeout=DENY, respond_in=GATE_RESPOND_IN,
-            message=(f"Playbook {self.meta.title} asks to run {ra.title} '{ra.action}' on "
-                     f"{target or '(no target)'} (block {block}). Approve?"),
+            message=(f"Playbook {self.meta.title} asks to run {ra.title} on {target or '(no target)'} "
+                     f"(block {block}). Approve?"),
             authorizes={APPROVE: grant, DENY: []}, targets=shown,
             next_steps={APPROVE: f"{ra.title} will run '{ra.action}' on {target}",
                         DENY: "the action is not run; the playbook's callback sees it as failed"})

@@ -231,7 +231,10 @@ class PhantomData(Datapaths):
             used = [int(k) for k in re.findall(r"\{(\d+)\}", body) if int(k) < len(cols)]
             lines = [fill(body, at(r)) for r in range(max((len(cols[k]) for k in used), default=1))]
             rows.extend(lines)
-            out.append(("\n" if seg.startswith("\n") else "") + "\n".join(lines) + ("\n" if seg.endswith("\n") else ""))
+            # the newlines around the %% markers are the markers' lines, unless the text would run together
+            lead = "\n" if seg.startswith("\n") and out and not out[-1].endswith("\n") else ""
+            after = segments[n + 1]
+            out.append(lead + "\n".join(lines) + ("\n" if seg.endswith("\n") and not after.startswith("\n") else ""))
         text = "".join(out)
         if keep:
             self.formats[name or f"format_{len(self.formats) + 1}"] = (text, rows or [text])
