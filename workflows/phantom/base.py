@@ -147,7 +147,8 @@ class EngineBase(Playbook):
         """Fail the run on an exception from user code (the first one wins), naming the playbook line."""
         if self._failure is None:
             what = f"{e.type}: {e.message}" if isinstance(e, ApplicationError) else f"{type(e).__name__}: {e}"
-            self._failure = f"{what} ({self.user_where(exc=e)})"
+            at = self.user_where(exc=e)
+            self._failure = what if f"({at})" in what else f"{what} ({at})"
 
     def call(self, fn: Callable[..., Any], *args: Any, chain: Chain | None = None, **kwargs: Any) -> None:
         """Run one block of user code (nothing runs once the run failed or was discontinued)."""

@@ -21,11 +21,8 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.phantom.acts import ActsMixin
-from workflows.phantom.children import ChildrenMixin
-from workflows.phantom.prompts import PromptsMixin
-from workflows.playbook import PlaybookMeta
-
+# The engine is imported from the host even where the sandbox re-imports workflow modules (the Replayer's
+# default runner): `phantom.rules` must find the very context variable the engine sets.
 with workflow.unsafe.imports_passed_through():
     import phantom
     import phantom.rules as rules
@@ -33,7 +30,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.phantom.conditions import PhantomData
     from workflows.phantom.containers import ContainerBox
     from workflows.phantom.loader import DEFAULT_BASELINE_MINUTES, PhantomSource, stores, version
+    from workflows.phantom.acts import ActsMixin
+    from workflows.phantom.children import ChildrenMixin
+    from workflows.phantom.prompts import PromptsMixin
     from workflows.phantom.shims import user_builtins
+    from workflows.playbook import PlaybookMeta
 
 # Splunk "contains" types of playbook inputs -> the kind of indicator filled in from the container.
 CONTAINS_KIND = {"ip": "ip", "ipv6": "ip", "url": "url", "domain": "domain", "hash": "hash", "md5": "hash",
