@@ -19,6 +19,8 @@ from workflows.registry import load_phantom_playbooks
 
 HERE = Path(__file__).parent
 COMMUNITY = HERE / "community"
+STANDINS = HERE / "standins"
+collect_ignore = ["community", "standins"]  # playbook files, not tests
 # asset name a playbook uses -> the example asset it is (config/assets.json, pointed at the simulator)
 ALIASES = {
     "virustotal_prod": "virustotal", "palo_alto_prod": "pan_fw", "servicenow_prod": "servicenow",
@@ -63,13 +65,13 @@ def phantom_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     load_phantom_playbooks(get_settings())
 
 
-def copy_community(dest: Path, *stems: str) -> None:
+def copy_community(dest: Path, *stems: str, folder: Path = COMMUNITY) -> None:
     """Copy community playbooks (and their JSON metadata) unmodified into `dest`."""
     for stem in stems:
-        for suffix in (".py", ".json"):
-            src = COMMUNITY / f"{stem}{suffix}"
-            if src.exists():
-                shutil.copyfile(src, dest / src.name)
+        found = [folder / f"{stem}{suffix}" for suffix in (".py", ".json") if (folder / f"{stem}{suffix}").exists()]
+        assert found, f"no playbook {stem} in {folder}"
+        for src in found:
+            shutil.copyfile(src, dest / src.name)
 
 
 def container(label: str, *cefs: dict, severity: Severity = Severity.MEDIUM, name: str = "Phantom test") -> Container:
