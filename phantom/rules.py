@@ -22,10 +22,11 @@ Callback = Callable[..., Any] | None
 
 
 # ---- actions, prompts, child playbooks ------------------------------------------------------------------
-def act(action: str | None = None, parameters: list[dict[str, Any]] | None = None, assets: list[str] | str | None = None,
-        tags: list[str] | None = None, callback: Callback = None, reviewer: str | None = None, handle: Any = None,
-        start_time: Any = None, name: str | None = None, asset_type: Any = None, app: Any = None,
-        parent_action: Any = None, loop_state: Any = None, targets: Any = None) -> int:
+def act(action: str | None = None, parameters: list[dict[str, Any]] | None = None,
+        assets: list[str] | str | None = None, tags: list[str] | None = None, callback: Callback = None,
+        reviewer: str | None = None, handle: Any = None, start_time: Any = None, name: str | None = None,
+        asset_type: Any = None, app: Any = None, parent_action: Any = None, loop_state: Any = None,
+        targets: Any = None) -> int:
     """Run `action` once per parameter dict on each asset, in parallel, then `callback` with the results.
 
     `targets` (an artifact, a callback result or the container) fills the action's primary parameter
@@ -68,7 +69,8 @@ def prompt(user: str | None = None, message: str = "", respond_in_mins: int = 30
 def prompt2(user: str | None = None, respond_in_mins: int = 30, callback: Callback = None,
             response_types: list[dict[str, Any]] | None = None, message: str = "", parameters: list[str] | None = None,
             name: str | None = None, container: Any = None, scope: Any = None, filter_artifact_ids: Any = None,
-            separator: str | None = None, drop_none: bool = False, trace: bool = False, role: str | None = None) -> None:
+            separator: str | None = None, drop_none: bool = False, trace: bool = False,
+            role: str | None = None) -> None:
     """Ask `role` (or `user`) the questions of `response_types` (list, message or range); the answers are
     `<name>:action_result.summary.responses.<i>`, or the callback gets `success=False` on timeout."""
     current("prompt2").ask(PromptRequest(

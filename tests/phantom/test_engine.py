@@ -238,3 +238,49 @@ def test_names_versions_and_metadata(tmp_path: Path):
     assert [(i.name, i.contains) for i in src.inputs] == [("ip", ("ip",))]
     assert (tmp_path / "store" / f"{src.sha256}.py").read_text() == (tmp_path / "VirusTotal_v3_Lookup.py").read_text()
     assert len(src.version) == 12 and uuid.UUID(int=int(src.sha256[:32], 16))
+
+
+WAITS = """
+    def on_start(container):
+        phantom.prompt(container=container, user="soc_tier2", message="go?", options=["Go"], callback=cb, name="ask")
+
+    def cb(action=None, success=None, container=None, results=None, handle=None, **kwargs):
+        phantom.comment(container, "%s answered %s" % (VERSION, results.get("response")))
+"""
+
+
+async def test_a_waiting_run_keeps_its_version_after_the_file_changes(dev_env, task_queue, phantom_assets_file,
+                                                                      phantom_dir, sim, tmp_path, monkeypatch):
+    from workflows.phantom import loader
+
+    monkeypatch.setenv("SOAR_DATA_DIR", str(tmp_path / "data"))
+    write(phantom_dir, "versioned", WAITS.replace("VERSION", '"v1"'))
+    async with run_stack(dev_env.client, task_queue, phantom_assets_file) as stack:
+        old = await stack.start(container("events", {"sourceAddress": "10.0.0.1"}), playbooks=["versioned"])
+        v = await stack.wait_for(old.container_id, lambda v: v.pending_prompts)
+        waiting = v.pending_prompts[0]
+    write(phantom_dir, "versioned", WAITS.replace("VERSION", '"v2"'))
+    loader._VERSIONS.clear()  # a new worker process: only the store on disk remembers v1
+    async with run_stack(dev_env.client, task_queue, phantom_assets_file) as stack:
+        assert list((tmp_path / "data" / "phantom").glob("*.py"))
+        new = await stack.start(container("events", {"sourceAddress": "10.0.0.2"}), playbooks=["versioned"])
+        await answer(dev_env.client, waiting, "Go")
+        v_old = await stack.wait_for(old.container_id, done)
+        v = await stack.wait_for(new.container_id, lambda v: v.pending_prompts)
+        await answer(dev_env.client, v.pending_prompts[0], "Go")
+        v_new = await stack.wait_for(new.container_id, done)
+    assert "v1 answered Go" in texts(v_old) and "v2 answered Go" in texts(v_new)
+    assert v_old.state.runs[0].outcome.version != v_new.state.runs[0].outcome.version
+
+
+async def test_a_missing_version_fails_the_run_with_the_fix(dev_env, task_queue, phantom_assets_file, sim):
+    from core.models import PlaybookInput
+
+    async with run_stack(dev_env.client, task_queue, phantom_assets_file):
+        out = await dev_env.client.execute_workflow(
+            "PhantomPlaybook", PlaybookInput(container=container("events"), container_workflow_id="container/none",
+                                             playbook="gone", playbook_sha256="0" * 64),
+            id=f"playbook/gone/{uuid.uuid4().hex}", task_queue=task_queue, result_type=__import__(
+                "core.models", fromlist=["PlaybookOutcome"]).PlaybookOutcome)
+    assert out.status == "failed"
+    assert out.error.startswith("Phantom playbook 'gone' version 0000000000") and "Fix: restore" in out.error

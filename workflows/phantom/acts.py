@@ -27,7 +27,7 @@ from temporalio import workflow
 from workflows.phantom.base import EngineBase
 from workflows.phantom.context import PhantomError
 from workflows.phantom.datapaths import Block
-from workflows.phantom.results import RunOutcome, action_info, act_results
+from workflows.phantom.results import RunOutcome, act_results, action_info
 from workflows.phantom.safety import APPROVE, DENY, PARAM_KIND, Chain, refusal
 from workflows.phantom.targets import find_value, kind_of
 

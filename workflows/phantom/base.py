@@ -47,17 +47,17 @@ def _binding(fn: Callable[..., Any]) -> list[tuple[str, str]] | None:
     if key in _BINDINGS:
         return _BINDINGS[key]
     params = list(inspect.signature(fn).parameters.values())
-    out: list[tuple[str, str]] | None = []
+    pairs: list[tuple[str, str]] = []
     for n, p in enumerate(params):
         if p.kind is inspect.Parameter.VAR_KEYWORD:
-            out = None
-            break
+            _BINDINGS[key] = None
+            return None
         if p.name in STANDARD:
-            out.append((p.name, p.name))
+            pairs.append((p.name, p.name))
         elif p.kind is not inspect.Parameter.VAR_POSITIONAL and n < len(STANDARD) and p.default is p.empty:
-            out.append((p.name, STANDARD[n]))
-    _BINDINGS[key] = out
-    return out
+            pairs.append((p.name, STANDARD[n]))
+    _BINDINGS[key] = pairs
+    return pairs
 
 
 class EngineBase(Playbook):

@@ -27,11 +27,11 @@ with workflow.unsafe.imports_passed_through():
     import phantom
     import phantom.rules as rules
     from core.models import Container, PlaybookInput, PlaybookOutcome
+    from workflows.phantom.acts import ActsMixin
+    from workflows.phantom.children import ChildrenMixin
     from workflows.phantom.conditions import PhantomData
     from workflows.phantom.containers import ContainerBox
     from workflows.phantom.loader import DEFAULT_BASELINE_MINUTES, PhantomSource, stores, version
-    from workflows.phantom.acts import ActsMixin
-    from workflows.phantom.children import ChildrenMixin
     from workflows.phantom.prompts import PromptsMixin
     from workflows.phantom.shims import user_builtins
     from workflows.playbook import PlaybookMeta
