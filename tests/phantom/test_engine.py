@@ -284,3 +284,43 @@ async def test_a_missing_version_fails_the_run_with_the_fix(dev_env, task_queue,
                 "core.models", fromlist=["PlaybookOutcome"]).PlaybookOutcome)
     assert out.status == "failed"
     assert out.error.startswith("Phantom playbook 'gone' version 0000000000") and "Fix: restore" in out.error
+
+
+OFF_TARGET = """
+    def on_start(container):
+        phantom.prompt(container=container, user="soc_tier2", message="contain?", options=["Yes", "No"],
+                       callback=go, name="ask")
+
+    def go(action=None, success=None, container=None, results=None, handle=None, **kwargs):
+        phantom.act("quarantine device", parameters=[{"hostname": "WORKSTATION-042"}], assets=["crowdstrike_prod"],
+                    name="shown")
+        phantom.act("quarantine device", parameters=[{"hostname": "WORKSTATION-777"}], assets=["crowdstrike_prod"],
+                    name="not_shown", callback=after)
+
+    def after(action=None, success=None, container=None, results=None, handle=None, **kwargs):
+        phantom.comment(container, "not_shown success=%s: %s" % (success, results[0]["action_results"][0]["message"]))
+"""
+
+
+async def test_an_answer_approves_only_what_the_prompt_showed(ts_env, task_queue, phantom_assets_file, phantom_dir,
+                                                              sim):
+    """In the answered chain, a quarantine of the host the prompt showed runs; one of another host asks first,
+    and nobody answering that (15 minutes, default Deny) leaves it undone."""
+    from datetime import timedelta
+
+    write(phantom_dir, "off_target", OFF_TARGET)
+    async with run_stack(ts_env.client, task_queue, phantom_assets_file) as stack:
+        r = await stack.start(container("edr", {"sourceHostName": "WORKSTATION-042"}), playbooks=["off_target"])
+        v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts, timeout=60)
+        await answer(ts_env.client, v.pending_prompts[0], "Yes")
+        v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts and v.pending_prompts[0].options ==
+                                 ["Approve", "Deny"], timeout=60)
+        gate = v.pending_prompts[0]
+        assert [(t.kind, t.value) for t in gate.targets] == [("host", "WORKSTATION-777")]
+        await ts_env.sleep(timedelta(minutes=15, seconds=5))
+        v = await stack.wait_for(r.container_id, done, timeout=60)
+    assert sim.state()["effects"]["crowdstrike"]["contained"] == ["WORKSTATION-042"]
+    comments = texts(v)
+    assert "not_shown success=False: quarantine device not approved: no answer from soc_tier2 in time " \
+           "(default Deny)" in comments
+    assert "No response from soc_tier2 within 15m 0s; took the default: Deny." in comments
