@@ -136,7 +136,8 @@ def condition(container: Any = None, action_results: Any = None, conditions: lis
     """The artifacts and results matching `conditions`; saved under `name` for `filtered-data:<name>:...`."""
     return current("condition").data.condition(conditions or [], logical_operator, action_results=action_results,
                                                scope=scope, limit=limit, name=name, case_sensitive=case_sensitive,
-                                               delimiter=delimiter)
+                                               delimiter=delimiter, filtered_artifacts=filtered_artifacts,
+                                               filtered_results=filtered_results)
 
 
 def decision(container: Any = None, action_results: Any = None, conditions: list[list[Any]] | None = None,
@@ -145,7 +146,8 @@ def decision(container: Any = None, action_results: Any = None, conditions: list
              auto: bool = True, case_sensitive: bool = True, delimiter: str | None = ",") -> bool:
     """Whether anything matches `conditions`."""
     return current("decision").data.decision(conditions or [], logical_operator, action_results=action_results,
-                                             scope=scope, case_sensitive=case_sensitive, delimiter=delimiter)
+                                             scope=scope, case_sensitive=case_sensitive, delimiter=delimiter,
+                                             filtered_artifacts=filtered_artifacts, filtered_results=filtered_results)
 
 
 def format(container: Any = None, template: str | None = None, parameters: list[str] | None = None,  # noqa: A001
@@ -154,7 +156,8 @@ def format(container: Any = None, template: str | None = None, parameters: list[
     """Fill `template`'s `{0}`, `{1}`... with the datapaths' values (`%%...%%` repeats per row); saved
     under `name` for `get_format_data` and `<name>:formatted_data`."""
     return current("format").data.format(template or "", list(parameters or []), name=name, scope=scope,
-                                         separator=separator, drop_none=drop_none)
+                                         separator=separator, drop_none=drop_none,
+                                         filter_artifact_ids=filter_artifact_ids)
 
 
 def get_format_data(name: str | None = None) -> Any:
@@ -208,6 +211,9 @@ def add_artifact(container: Any = None, raw_data: Any = None, cef_data: dict[str
                  identifier: str | None = None, artifact_type: str | None = None, field_mapping: Any = None,
                  trace: bool = False, run_automation: bool = False) -> tuple[bool, str, int]:
     """Add an artifact (also accepts one artifact dict `{"cef", "label", "name", ...}` as `raw_data`)."""
+    if run_automation:
+        raise unsupported("phantom.add_artifact(run_automation=True)", "Triggers run when a container arrives, "
+                          "not again for added artifacts.")
     return current("add_artifact").box.add_artifact(container, raw_data, cef_data, label=label, name=name,
                                                     severity=severity, identifier=identifier,
                                                     artifact_type=artifact_type)

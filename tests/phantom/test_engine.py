@@ -324,3 +324,63 @@ async def test_an_answer_approves_only_what_the_prompt_showed(ts_env, task_queue
     assert "not_shown success=False: quarantine device not approved: no answer from soc_tier2 in time " \
            "(default Deny)" in comments
     assert "No response from soc_tier2 within 15m 0s; took the default: Deny." in comments
+
+
+OPS = """
+    from datetime import datetime, timedelta
+
+    def on_start(container):
+        arts = phantom.get_artifacts(container_id=container["id"])
+        ok, msg, full = phantom.get_artifacts(container_id=container["id"], full_data=True)
+        phantom.comment(container, "types=%s ids=%s same=%s" % ([a["cef"].get("type") for a in arts],
+                                                                [a["id"] for a in full], arts == full))
+        phantom.set_label(container, "investigation")
+        phantom.set_severity(container, "High")
+        phantom.pin(container=container, message="Top IP", data="198.51.100.7", pin_style="red")
+        phantom.add_note(container=container, title="Summary", content="**bad**", note_format="markdown")
+        ok, msg, new_id = phantom.add_artifact(container=container, cef_data={"destinationAddress": "198.51.100.7"},
+                                               label="enrichment", name="added", severity="Low")
+        phantom.comment(container, "added id=%d label=%s" % (new_id, phantom.get_container(container["id"])["label"]))
+        phantom.act("block ip", parameters=[{"ip": "198.51.100.7"}], assets=["palo_alto_prod"], name="later",
+                    start_time=datetime.now() + timedelta(minutes=5), reviewer="soc_manager", callback=blocked)
+
+    def blocked(action=None, success=None, container=None, results=None, handle=None, **kwargs):
+        phantom.comment(container, "blocked=%s at %s" % (success, datetime.now().isoformat()))
+        phantom.discontinue()
+        phantom.comment(container, "the block itself runs to its end")
+
+    def on_finish(container, summary):
+        phantom.comment(container, "on_finish ran")
+"""
+
+
+async def test_container_ops_reviewer_start_time_and_discontinue(ts_env, task_queue, phantom_assets_file, phantom_dir,
+                                                                  sim):
+    from datetime import timedelta
+
+    write(phantom_dir, "ops_probe", OPS)
+    async with run_stack(ts_env.client, task_queue, phantom_assets_file) as stack:
+        r = await stack.start(container("events", {"sourceAddress": "10.0.0.1"}, {"requestURL": "http://x.example/"},
+                                        {"sourceAddress": "10.0.0.2", "sourceUserName": "jdoe"}),
+                              playbooks=["ops_probe"])
+        v = await stack.wait_for(r.container_id, lambda v: v.state.container.label == "investigation", timeout=60)
+        assert not v.pending_prompts  # the act waits for its start_time before asking its reviewer
+        await ts_env.sleep(timedelta(minutes=5, seconds=5))
+        v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts, timeout=60)
+        gate = v.pending_prompts[0]
+        # the reviewer is asked once start_time has passed
+        assert gate.role == "soc_manager" and gate.created - v.state.runs[0].started >= timedelta(minutes=5)
+        assert v.state.container.label == "investigation"
+        await answer(ts_env.client, gate, "Approve", responder="carol", roles=("soc_manager",))
+        v = await stack.wait_for(r.container_id, done, timeout=60)
+    comments = texts(v)
+    assert "types=['ip', 'url', None] ids=[1, 2, 3] same=True" in comments
+    assert "Pinned: Top IP (198.51.100.7)" in comments and "Note: Summary\n\n**bad**" in comments
+    assert "added id=4 label=investigation" in comments
+    assert any(c.startswith("blocked=True at ") for c in comments)
+    assert any(c.startswith("Playbook Ops Probe discontinued itself (ops_probe.py line ") for c in comments)
+    assert "the block itself runs to its end" in comments and "on_finish ran" not in comments
+    assert v.state.container.severity == "high"
+    added = v.state.container.artifacts[-1]
+    assert (added.name, added.label, added.severity, added.added_by) == ("added", "enrichment", "low", "ops_probe")
+    assert "198.51.100.7" in str(sim.state()["effects"]["panos"]["blocked_ips"])

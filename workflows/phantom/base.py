@@ -206,7 +206,8 @@ class EngineBase(Playbook):
         return all(n in self.blocks and self.blocks[n].done for n in names)
 
     def discontinue(self) -> None:
-        """`phantom.discontinue`: stop this run."""
+        """`phantom.discontinue`: stop this run once the current block returns (outstanding work is cancelled;
+        no further callback and no `on_finish` run)."""
         self._stopped = True
         self.comment(f"Playbook {self.meta.title} discontinued itself ({self.user_where(sys._getframe(1))})")
         self.staged()

@@ -98,8 +98,8 @@ class PhantomData(Datapaths):
                 else out.append(v)
         return out
 
-    def _one(self, cond: Any, action_results: Any, scope: Any, case: bool,
-             delimiter: str | None) -> tuple[set[Ref], bool | None]:
+    def _one(self, cond: Any, action_results: Any, scope: Any, case: bool, delimiter: str | None,
+             filtered_artifacts: Any = None) -> tuple[set[Ref], bool | None]:
         """The items one condition matches (or its truth when both sides are literals)."""
         if not isinstance(cond, list | tuple) or len(cond) != 3:
             raise PhantomError(f"condition {cond!r}: expected [left, operator, right]")
@@ -107,7 +107,7 @@ class PhantomData(Datapaths):
         left, right = parse(lhs), parse(rhs)
 
         def items(dp: Datapath) -> list[Item]:
-            return self.items(dp, action_results=action_results, scope=scope)
+            return self.items(dp, action_results=action_results, scope=scope, filter_artifacts=filtered_artifacts)
 
         def vals(dp: Datapath, item: Item) -> list[Any]:
             return self._split(dp, self.values(dp, item), delimiter)
@@ -138,10 +138,12 @@ class PhantomData(Datapaths):
         return matched, None
 
     def evaluate(self, conditions: list[Any], logical_operator: str, *, action_results: Any = None,
-                 scope: Any = None, case_sensitive: bool = True,
-                 delimiter: str | None = ",") -> tuple[set[Ref], bool]:
-        """The items the conditions match, and whether they hold at all."""
-        parts = [self._one(c, action_results, scope, case_sensitive, delimiter) for c in conditions]
+                 scope: Any = None, case_sensitive: bool = True, delimiter: str | None = ",",
+                 filtered_artifacts: Any = None, filtered_results: Any = None) -> tuple[set[Ref], bool]:
+        """The items the conditions match, and whether they hold at all (among `filtered_artifacts` and the
+        results of `action_results`, else `filtered_results`, when given)."""
+        results = action_results if action_results is not None else filtered_results
+        parts = [self._one(c, results, scope, case_sensitive, delimiter, filtered_artifacts) for c in conditions]
         if str(logical_operator).strip().lower() != "and":
             refs = set().union(*(m for m, _ in parts)) if parts else set()
             return refs, bool(refs) or any(lit for _, lit in parts)
@@ -175,7 +177,8 @@ class PhantomData(Datapaths):
         results: list[dict[str, Any]] = []
         blocks = sorted({r[1] for r in refs if r[0] == "result"})
         for block in blocks:
-            for i, run in enumerate(self.block_results(block, kw.get("action_results"))):
+            given = kw.get("action_results") if kw.get("action_results") is not None else kw.get("filtered_results")
+            for i, run in enumerate(self.block_results(block, given)):
                 items = [ar for j, ar in enumerate(run.get("action_results") or []) if ("result", block, i, j) in refs]
                 if items:
                     results.append({**run, "action_results": items, "result_data": items})
@@ -187,7 +190,8 @@ class PhantomData(Datapaths):
 
     # ---- format --------------------------------------------------------------------------------------
     def format(self, template: str, parameters: list[Any], *, name: str | None, scope: Any = None,
-               separator: str | None = None, drop_none: bool = False, keep: bool = True) -> str:
+               separator: str | None = None, drop_none: bool = False, keep: bool = True,
+               filter_artifact_ids: Any = None) -> str:
         """Fill the template (see the module docstring) and keep it under `name` (unless `keep` is False).
 
         Raises:
@@ -195,7 +199,8 @@ class PhantomData(Datapaths):
         """
         cols: list[list[Any]] = []
         for p in parameters:
-            col = [row[0] for row in self.collect2([p], scope=scope)] if parse(p) is not None else [p]
+            col = ([row[0] for row in self.collect2([p], scope=scope, filter_artifacts=filter_artifact_ids)]
+                   if parse(p) is not None else [p])
             cols.append([v for v in col if v is not None] if drop_none else col)
         sep = ", " if separator is None else separator
         missing = "" if drop_none else "None"
