@@ -85,6 +85,11 @@ async def test_clock_and_random_follow_the_workflow(dev_env, task_queue, phantom
          open("/etc/hostname").read()
      """, "RestrictedWorkflowAccessError"),
     ("""
+     from workflows.phantom import base
+     def on_start(container):
+         pass
+     """, "ImportError: a Phantom playbook cannot import 'workflows.phantom' (the platform's own modules)"),
+    ("""
      import os
      def on_start(container):
          phantom.comment(container, os.environ.get("HOME", ""))

@@ -5,6 +5,7 @@ generic workflow, `PhantomPlaybook`.
     shims.py        the user module's imports: phantom.rules, and datetime/time/random/uuid on workflow time
     context.py      the engine of the running user code (a context variable) and where user errors point
     workflow.py     the workflow: on_start, callbacks as results arrive, on_finish, failures
+    base.py         the run's state, how user code is called, container changes flushed per step
     acts.py         phantom.act: assets, parameters, targets=, approvals, activities, records
     safety.py       which acts descend from an analyst's approval; the Approve/Deny gate for the others
     prompts.py      phantom.prompt / prompt2 as the product's prompts (PromptDesk)

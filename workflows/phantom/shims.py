@@ -8,8 +8,14 @@ User code runs inside workflow code, so it must be deterministic without the aut
   (`workflow.now()`, in UTC: a playbook's local time zone is UTC) and whose randomness is the workflow's
   seeded random (`workflow.random()`, `workflow.uuid4()`); `time.sleep` raises (a playbook waits with
   `act(start_time=...)` or a prompt);
+- the platform's own packages (the engine, connectors, Temporal, asyncio) cannot be imported: a playbook
+  acts through `phantom.rules` only;
 - every other module is imported as workflow code imports it: through the Temporal sandbox, which passes
   the standard library through and refuses I/O (`open`, `os.environ`, sockets) at run time.
+
+This keeps honest playbooks deterministic and on the documented surface; it is not a security boundary
+(the file is Python running in the worker). What bounds a hostile file is that high-impact actions run only
+with an approval the API signed for exactly those actions and targets.
 """
 
 from __future__ import annotations
@@ -104,6 +110,8 @@ def _system_random(*_: Any, **__: Any) -> Any:
     raise NotImplementedError("random.SystemRandom is not deterministic; use random.random() (workflow random)")
 
 
+PLATFORM = frozenset({"activities", "api", "asyncio", "cli", "core", "simulator", "temporalio", "worker",
+                      "workflows"})
 _RANDOM_FUNCS = ("random", "randint", "randrange", "choice", "choices", "shuffle", "sample", "uniform",
                  "gauss", "getrandbits", "randbytes", "triangular", "betavariate", "expovariate",
                  "normalvariate", "lognormvariate", "vonmisesvariate", "paretovariate", "weibullvariate")
@@ -136,6 +144,9 @@ def user_builtins(phantom_pkg: ModuleType, rules: ModuleType) -> dict[str, Any]:
                 return phantom_pkg
             if name in shims:
                 return shims[name]
+            if name.partition(".")[0] in PLATFORM:
+                raise ImportError(f"a Phantom playbook cannot import {name!r} (the platform's own modules); use "
+                                  "phantom.rules")
         return builtins.__import__(name, globals, locals, fromlist or (), level)
 
     out = dict(vars(builtins))
