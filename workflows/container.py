@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         MatchResult,
         RunPlaybookRequest,
     )
-    from workflows.registry import PHANTOM_VERSIONS, PLAYBOOK_TYPES
+    from workflows.registry import PHANTOM_TYPE, PHANTOM_VERSIONS, PLAYBOOK_TYPES
 
 MAX_ARTIFACTS = 5000
 MAX_COMMENTS = 2000
@@ -135,7 +135,7 @@ class ContainerWorkflow:
                             playbook=name, playbook_sha256=PHANTOM_VERSIONS.get(name, ""))
         try:
             out: PlaybookOutcome = await workflow.execute_child_workflow(
-                PLAYBOOK_TYPES.get(name, name), inp, id=run.workflow_id, result_type=PlaybookOutcome,
+                PLAYBOOK_TYPES.get(name, PHANTOM_TYPE), inp, id=run.workflow_id, result_type=PlaybookOutcome,
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                 static_summary=f"{name} · {c.id} · {c.severity.value}",
                 static_details=f"Container **{c.id}**: {c.name}\n\nRun as `{run.run_as}`",

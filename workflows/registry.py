@@ -60,6 +60,9 @@ PLAYBOOKS: dict[str, PlaybookInfo] = _discover()
 PLAYBOOK_TYPES: dict[str, str] = {name: p.workflow_type for name, p in PLAYBOOKS.items()}
 PHANTOM_VERSIONS: dict[str, str] = {}
 NATIVE: frozenset[str] = frozenset(PLAYBOOKS)
+# Any name that is not a native playbook's runs as the Phantom workflow: the container's child type then
+# never depends on which files the directory holds (a removed file's waiting runs still replay).
+PHANTOM_TYPE = "PhantomPlaybook"
 
 
 def load_phantom(directory: Path, data_dir: Path) -> dict[str, PlaybookInfo]:
@@ -80,9 +83,9 @@ def load_phantom(directory: Path, data_dir: Path) -> dict[str, PlaybookInfo]:
     for name, src in found.items():
         PLAYBOOKS[name] = PlaybookInfo(name=name, title=src.title, version=src.version,
                                        baseline_minutes=DEFAULT_BASELINE_MINUTES, description=src.description,
-                                       workflow=PhantomPlaybook, workflow_type="PhantomPlaybook", kind="phantom",
+                                       workflow=PhantomPlaybook, workflow_type=PHANTOM_TYPE, kind="phantom",
                                        file=str(directory / src.file))
-        PLAYBOOK_TYPES[name] = "PhantomPlaybook"
+        PLAYBOOK_TYPES[name] = PHANTOM_TYPE
         PHANTOM_VERSIONS[name] = src.sha256
     return {n: PLAYBOOKS[n] for n in found}
 

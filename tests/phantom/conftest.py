@@ -7,6 +7,7 @@ import copy
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from tests.helpers.config import example_assets, write_assets
 from workflows.registry import load_phantom_playbooks
 
 HERE = Path(__file__).parent
+EXAMPLES = ROOT / "examples" / "phantom"
 COMMUNITY = HERE / "community"
 STANDINS = HERE / "standins"
 collect_ignore = ["community", "standins"]  # playbook files, not tests
@@ -50,18 +52,37 @@ def phantom_assets_file(tmp_path: Path, simulator_server) -> Path:
                                                                 simulator_server.app.state.ldap.port))
 
 
+@contextmanager
+def phantom_playbooks(directory: Path) -> Iterator[None]:
+    """SOAR_PHANTOM_PLAYBOOKS_DIR (what the worker of `run_stack` loads) and the registry on `directory`, and
+    back to what they were afterwards."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOAR_PHANTOM_PLAYBOOKS_DIR", str(directory))
+        get_settings.cache_clear()
+        load_phantom_playbooks(get_settings())
+        try:
+            yield
+        finally:
+            mp.undo()
+            get_settings.cache_clear()
+            load_phantom_playbooks(get_settings())
+
+
+@pytest.fixture(autouse=True)
+def brief_playbooks() -> Iterator[None]:
+    """The brief's playbooks (examples/phantom) are the registered Phantom playbooks of these tests; the
+    other tests see the default (empty) directory."""
+    with phantom_playbooks(EXAMPLES):
+        yield
+
+
 @pytest.fixture
-def phantom_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A Phantom playbook directory of this test's own (SOAR_PHANTOM_PLAYBOOKS_DIR points at it); the
-    registry gets the examples back afterwards."""
+def phantom_dir(tmp_path: Path, brief_playbooks: None) -> Iterator[Path]:
+    """A Phantom playbook directory of this test's own (SOAR_PHANTOM_PLAYBOOKS_DIR points at it)."""
     d = tmp_path / "phantom"
     d.mkdir()
-    monkeypatch.setenv("SOAR_PHANTOM_PLAYBOOKS_DIR", str(d))
-    get_settings.cache_clear()
-    yield d
-    monkeypatch.undo()
-    get_settings.cache_clear()
-    load_phantom_playbooks(get_settings())
+    with phantom_playbooks(d):
+        yield d
 
 
 def copy_community(dest: Path, *stems: str, folder: Path = COMMUNITY) -> None:
@@ -89,4 +110,3 @@ def done(view) -> bool:
     return bool(view.state.runs) and all(r.status != "running" for r in view.state.runs)
 
 
-EXAMPLES = ROOT / "examples" / "phantom"  # the registry's Phantom playbooks in tests (tests/conftest.py)

@@ -177,3 +177,23 @@ async def test_test_connectivity_old_style_callbacks(dev_env, task_queue, phanto
     assert {a.asset for a in out.actions} == configured
     assert all(a.action == "test connectivity" and a.status == "success" for a in out.actions), \
         [(a.asset, a.message) for a in out.actions if a.status != "success"]
+
+
+def test_community_files_are_unmodified():
+    """Each copy is byte-identical to the file at the commit SOURCES.md names (when the mirror is here)."""
+    import subprocess
+
+    from tests.phantom.conftest import COMMUNITY
+
+    mirror = Path("/work/.mirror/phantomcyber+playbooks/repo")
+    if not mirror.is_dir():
+        import pytest
+
+        pytest.skip(f"no mirror of phantomcyber/playbooks at {mirror}")
+    rows = [line.split("|")[1:5] for line in (COMMUNITY / "SOURCES.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith("| file") and not line.startswith("| ---")]
+    assert len(rows) >= 9
+    for file, _branch, commit, path in ((c.strip() for c in row) for row in rows):
+        upstream = subprocess.run(["git", "--git-dir", str(mirror), "show", f"{commit}:{path.split(' ')[0]}"],
+                                  capture_output=True, check=True).stdout
+        assert (COMMUNITY / file).read_bytes() == upstream, file

@@ -97,10 +97,15 @@ class PhantomPlaybook(ActsMixin, PromptsMixin, ChildrenMixin):
         if self.src is not None:
             return self.src
         sha = self.inp.playbook_sha256
+        if not sha:
+            raise ApplicationError(
+                f"no Phantom playbook {self.inp.playbook!r} is loaded on this worker. Fix: put its file in the "
+                "Phantom playbook directory (SOAR_PHANTOM_PLAYBOOKS_DIR) and restart the worker, or correct the "
+                "name", type="PhantomVersionMissing", non_retryable=True)
         where = ", ".join(str(s) for s in stores()) or "(no store configured)"
         raise ApplicationError(
-            f"Phantom playbook {self.inp.playbook!r} version {sha or '(none)'} is not on this worker. Fix: restore "
-            f"{sha or '<sha256>'}.py in the Phantom playbook store ({where}), or put that version of the file back "
+            f"Phantom playbook {self.inp.playbook!r} version {sha} is not on this worker. Fix: restore "
+            f"{sha}.py in the Phantom playbook store ({where}), or put that version of the file back "
             "in the Phantom playbook directory and restart the worker", type="PhantomVersionMissing",
             non_retryable=True)
 
