@@ -7,8 +7,8 @@ cannot find fails the run with the fix (restore the store or the file).
 
 The run: the playbook module executes in a namespace of its own; `on_start(container)` runs; every act,
 prompt and child playbook it issues runs as outstanding work and calls back into the module as its
-results arrive; when nothing is outstanding, `on_finish(container, summary)` runs (`summary` is a JSON
-string, as `phantom.get_summary()` gives it), and the run returns its outcome (records, final container
+results arrive; when nothing is outstanding, `on_finish(container, summary)` runs (`summary` is JSON
+text: the run's blocks and their status), and the run returns its outcome (records, final container
 changes, outputs) to the container.
 """
 
