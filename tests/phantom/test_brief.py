@@ -4,18 +4,18 @@ connectors against the simulator over HTTP, prompts answered as the API signs th
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 
 from core.models import Severity, Status
 from core.report import build_report, render_text
+from core.settings import ROOT
 from tests.helpers.prompts import answer
 from tests.helpers.stack import run_stack
 from tests.phantom.conftest import EXAMPLES, container, done, texts
 
-BRIEF = Path("/work/shared/brief/phantom")
+BRIEF = ROOT.parent / "shared" / "brief" / "phantom"  # the brief beside the checkout, when it is there
 PHISHING, ENRICHMENT, CONTAINMENT = ("brief_phishing_triage_automation", "brief_universal_alert_enrichment",
                                      "brief_containment_decision")
 MAL_HASH = "deadbeef" + "1" * 56
