@@ -21,6 +21,7 @@ COPY workflows ./workflows
 COPY api ./api
 COPY simulator ./simulator
 COPY cli ./cli
+COPY phantom ./phantom
 RUN pip install --no-cache-dir . \
  && cd / && rm -rf /build
 
@@ -29,10 +30,12 @@ WORKDIR /app
 # site-packages, so the file locations are given explicitly. /data holds raw emails and other local
 # state (a volume in compose, shared by the API and the workers).
 COPY config ./config
+COPY playbooks ./playbooks
 RUN mkdir -p /data && chown soar:soar /data
 ENV SOAR_ASSETS_FILE=/app/config/assets.json \
     SOAR_TRIGGERS_FILE=/app/config/triggers.json \
     SOAR_USERS_FILE=/app/config/users.json \
+    SOAR_PHANTOM_PLAYBOOKS_DIR=/app/playbooks/phantom \
     SOAR_DATA_DIR=/data
 
 USER soar

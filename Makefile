@@ -25,7 +25,7 @@ test-long: $(STAMP)  # the tests that take minutes of real time each (a 5.5-minu
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy core activities workflows api simulator cli worker.py
+	$(BIN)/mypy core activities workflows api simulator cli worker.py phantom
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -35,7 +35,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     sandbox's rules by convention (no I/O, workflow.now(), workflow.uuid4()) and the replay test.
     """
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "core", "workflows", "pydantic", "pydantic_core", "annotated_types", "typing_extensions"))
+        "core", "workflows", "phantom", "pydantic", "pydantic_core", "annotated_types", "typing_extensions"))
 
 
 def load_store(settings: Settings) -> AssetStore:
@@ -50,9 +50,11 @@ def load_store(settings: Settings) -> AssetStore:
     from core.config.users import load_users
     from workflows import all_workflows
     from workflows.checks import check_playbooks
+    from workflows.registry import load_phantom_playbooks
 
     if settings.users_file.exists():  # a public demo token outside dev mode is refused here too
         load_users(settings.users_file, dev_mode=settings.dev_mode)
+    load_phantom_playbooks(settings)  # a broken Phantom file stops the start with its file, line and fix
     connectors = discover_connectors()
     keyring = load_keyring(settings.trusted_keys_path)
     trust(keyring)  # what prompt validators verify signed answers with

@@ -53,6 +53,8 @@ class ConnectorConfig(BaseModel):
     high_impact_actions: list[str] = Field(default_factory=list, description="Extra actions needing approval")
     approval_quorum: dict[str, int] = Field(default_factory=dict,
                                             description="Distinct approvers an action needs: {action: n}")
+    approver_role: str = Field(default="soc_tier2", min_length=1, max_length=128,
+                               description="Who approves this asset's high-impact actions a playbook did not ask about")
     cache_ttl_s: float = Field(default=0.0, ge=0, le=86_400,
                                description="Cache read-only results this long (per worker process); 0 = off")
 

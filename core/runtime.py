@@ -114,7 +114,8 @@ class AssetStore:
             out[a.asset_name] = AssetRoute(
                 asset=a.asset_name, connector=a.connector, title=c.title, task_queue=self.task_queue(a),
                 high_impact_actions=[s.name for s in c.actions.values() if is_high_impact(s, a)],
-                approval_quorum={s.name: q for s in c.actions.values() if (q := quorum_of(s, a)) > 1})
+                approval_quorum={s.name: q for s in c.actions.values() if (q := quorum_of(s, a)) > 1},
+                approver_role=a.settings.approver_role)
         for u in self.unavailable.values():
             known = self.connectors.get(u.connector or "")
             out[u.asset_name] = AssetRoute(asset=u.asset_name, connector=u.connector or "",

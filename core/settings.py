@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     users_file: Path = ROOT / "config" / "users.json"
     roles_file: Path | None = Field(default=None, description="Roles per operation (default: built-in table)")
     dev_mode: bool = Field(default=False, description="Accept the public demo tokens (soar dev sets it)")
+    phantom_playbooks_dir: Path = Field(default=ROOT / "playbooks" / "phantom",
+                                        description="Phantom-format playbooks (<name>.py + optional <name>.json)")
 
     # Local state (dev server SQLite, raw emails)
     data_dir: Path = ROOT / ".data"

@@ -24,6 +24,7 @@ from core.temporal import SEARCH_ATTRIBUTES, dev_server_path, test_server_path
 from simulator.credentials import DEMO_ENV
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.servers import ServerThread
+from workflows.phantom.loader import load_directory
 
 for _k, _v in DEMO_ENV.items():
     os.environ.setdefault(_k, _v)
@@ -36,6 +37,9 @@ os.environ.setdefault("SOAR_DEV_MODE", "1")
 os.environ.setdefault("SOAR_APPROVAL_PRIVATE_KEY_FILE", str(_KEYS / "approval-signing.key"))
 os.environ.setdefault("SOAR_APPROVAL_PUBLIC_KEYS_FILE", str(_KEYS / "approval-public-keys.json"))
 get_settings.cache_clear()
+# The brief's Phantom playbook versions, so the replay corpus (tests/histories/phantom_*) finds its sources;
+# tests/phantom registers them as playbooks for its own tests (SOAR_PHANTOM_PLAYBOOKS_DIR=examples/phantom).
+load_directory(Path(__file__).resolve().parent.parent / "examples" / "phantom", None, ())
 init_keys(get_settings().signing_key_path, get_settings().trusted_keys_path,
           get_settings().approval_key_id)
 

@@ -14,9 +14,11 @@ def all_workflows() -> list[type]:
     """Every workflow class the playbook worker runs."""
     from workflows.assets import AssetsWorkflow
     from workflows.container import ContainerWorkflow
+    from workflows.phantom.workflow import PhantomPlaybook
     from workflows.registry import PLAYBOOKS
 
-    return [ContainerWorkflow, AssetsWorkflow, *(p.workflow for p in PLAYBOOKS.values())]
+    return list(dict.fromkeys([ContainerWorkflow, AssetsWorkflow, PhantomPlaybook,
+                               *(p.workflow for p in PLAYBOOKS.values())]))
 
 
 def platform_activities(store: AssetStore, settings: Settings) -> list[Callable[..., Any]]:

@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         Reopen,
         RunPlaybookRequest,
     )
-    from workflows.registry import PLAYBOOK_TYPES
+    from workflows.registry import PHANTOM_TYPE, PHANTOM_VERSIONS, PLAYBOOK_TYPES
 
 MAX_ARTIFACTS = 5000
 MAX_COMMENTS = 2000
@@ -153,10 +153,11 @@ class ContainerWorkflow:
         seen = c if scope is None else c.model_copy(update={"artifacts": scope})
         inp = PlaybookInput(container=seen, container_workflow_id=workflow.info().workflow_id, run_as=run.run_as,
                             routes=self.state.routes, respond_in_s=self._respond_in_s, suffix=suffix,
-                            prompt_policy=self.state.prompt_policy)
+                            prompt_policy=self.state.prompt_policy,
+                            playbook=name, playbook_sha256=PHANTOM_VERSIONS.get(name, ""))
         try:
             out: PlaybookOutcome = await workflow.execute_child_workflow(
-                PLAYBOOK_TYPES.get(name, name), inp, id=run.workflow_id, result_type=PlaybookOutcome,
+                PLAYBOOK_TYPES.get(name, PHANTOM_TYPE), inp, id=run.workflow_id, result_type=PlaybookOutcome,
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                 static_summary=f"{name} · {c.id} · {c.severity.value}",
                 static_details=f"Container **{c.id}**: {c.name}\n\nRun as `{run.run_as}`",
@@ -197,6 +198,25 @@ class ContainerWorkflow:
         c = self.state.container
         for text in e.comments:
             self._add_comment(e.author, text)
+        self._apply_fields(e)
+        self._add_artifacts(e.author, e.artifacts)
+        self._record_audit(e.audit)
+        self._prompt_events(e.prompt_events)
+        for n in e.notes:  # Phantom playbooks' notes and pins read as comments
+            self._add_comment(e.author, f"Note: {n.title}\n\n{n.content}" if n.title else f"Note: {n.content}")
+        for pin in e.pins:
+            self._add_comment(e.author, f"Pinned: {pin.message}" + (f" ({pin.data})" if pin.data else ""))
+        for p in e.prompts_opened:
+            self._prompts[p.id] = p
+        for pid in e.prompts_closed:
+            self._prompts.pop(pid, None)
+        self.state.awaiting_prompt = bool(self._prompts)
+        if e.status is not None and c.status != Status.CLOSED:
+            self._apply_status(e, e.status)
+
+    def _apply_fields(self, e: ContainerEvent) -> None:
+        """The single-valued fields an event sets."""
+        c = self.state.container
         if e.severity is not None:
             c.severity = e.severity
         if e.owner is not None:
@@ -206,18 +226,10 @@ class ContainerWorkflow:
         if e.promote_template is not None:
             self.state.promoted_template = e.promote_template
             self._add_comment(e.author, f"Promoted to case with template '{e.promote_template}'")
-        self._add_artifacts(e.author, e.artifacts)
-        self._record_audit(e.audit)
-        self._prompt_events(e.prompt_events)
         if e.auto_resolved is not None:
             self.state.auto_resolved = e.auto_resolved
-        for p in e.prompts_opened:
-            self._prompts[p.id] = p
-        for pid in e.prompts_closed:
-            self._prompts.pop(pid, None)
-        self.state.awaiting_prompt = bool(self._prompts)
-        if e.status is not None and c.status != Status.CLOSED:
-            self._apply_status(e, e.status)
+        if e.label is not None:
+            c.label = e.label
 
     def _apply_status(self, e: ContainerEvent, status: Status) -> None:
         """A status from a playbook (or an analyst's non-closing change)."""

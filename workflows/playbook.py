@@ -393,7 +393,7 @@ class Playbook:
         await self.flush()
         name = other.meta.name
         suffix = f"from-{self.meta.name.replace('_', '-')}"
-        inp = self.inp.model_copy(update={"suffix": suffix, "params": params})
+        inp = self.inp.model_copy(update={"suffix": suffix, "params": params, "playbook": name})
         try:
             out: PlaybookOutcome = await workflow.execute_child_workflow(
                 other.__name__, inp, id=playbook_workflow_id(name, self.container_id, suffix),

@@ -1,7 +1,10 @@
-"""The registered playbooks, discovered from `workflows/playbooks/` (no central list to edit).
+"""The registered playbooks: the native ones, discovered from `workflows/playbooks/` (no central list to
+edit), and the Phantom-format files of the Phantom playbook directory (`SOAR_PHANTOM_PLAYBOOKS_DIR`).
 
 Every `Playbook` workflow class there must be declared with `@playbook(...)`: one that is not fails the
-import with the fix, so a playbook can never silently vanish from the registry.
+import with the fix, so a playbook can never silently vanish from the registry. Every Phantom playbook runs
+as the one generic workflow type `PhantomPlaybook`; `PHANTOM_VERSIONS` gives the SHA-256 of the source a
+new run of it starts with (the run keeps that version, see `workflows.phantom.loader`).
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from pathlib import Path
 
+from core.settings import Settings, get_settings
 from workflows.playbook import Playbook
 
 
@@ -24,7 +29,8 @@ class PlaybookInfo:
     description: str
     workflow: type[Playbook]
     workflow_type: str
-    kind: str = "native"
+    kind: str = "native"  # "native" | "phantom"
+    file: str | None = None  # a Phantom playbook's file
 
 
 def _discover() -> dict[str, PlaybookInfo]:
@@ -52,3 +58,42 @@ def _discover() -> dict[str, PlaybookInfo]:
 
 PLAYBOOKS: dict[str, PlaybookInfo] = _discover()
 PLAYBOOK_TYPES: dict[str, str] = {name: p.workflow_type for name, p in PLAYBOOKS.items()}
+PHANTOM_VERSIONS: dict[str, str] = {}
+NATIVE: frozenset[str] = frozenset(PLAYBOOKS)
+# Any name that is not a native playbook's runs as the Phantom workflow: the container's child type then
+# never depends on which files the directory holds (a removed file's waiting runs still replay).
+PHANTOM_TYPE = "PhantomPlaybook"
+
+
+def load_phantom(directory: Path, data_dir: Path) -> dict[str, PlaybookInfo]:
+    """(Re)load the Phantom playbooks of `directory` into the registry, replacing the ones loaded before.
+
+    The registry's dicts are updated in place (workflows and the API hold references to them).
+
+    Raises:
+        ConfigError: a file does not compile, has no `on_start`, or its name is taken (file, line and fix).
+    """
+    from workflows.phantom.loader import DEFAULT_BASELINE_MINUTES, load_directory
+    from workflows.phantom.workflow import PhantomPlaybook
+
+    found = load_directory(directory, data_dir / "phantom", NATIVE)
+    for name in [n for n, p in PLAYBOOKS.items() if p.kind == "phantom"]:
+        del PLAYBOOKS[name], PLAYBOOK_TYPES[name]
+    PHANTOM_VERSIONS.clear()
+    for name, src in found.items():
+        PLAYBOOKS[name] = PlaybookInfo(name=name, title=src.title, version=src.version,
+                                       baseline_minutes=DEFAULT_BASELINE_MINUTES, description=src.description,
+                                       workflow=PhantomPlaybook, workflow_type=PHANTOM_TYPE, kind="phantom",
+                                       file=str(directory / src.file))
+        PLAYBOOK_TYPES[name] = PHANTOM_TYPE
+        PHANTOM_VERSIONS[name] = src.sha256
+    return {n: PLAYBOOKS[n] for n in found}
+
+
+def load_phantom_playbooks(settings: Settings) -> dict[str, PlaybookInfo]:
+    """The Phantom playbooks of `settings.phantom_playbooks_dir` (the one loader; the worker and the API call
+    it at start, and importing this module calls it with the process settings)."""
+    return load_phantom(settings.phantom_playbooks_dir, settings.data_dir)
+
+
+load_phantom_playbooks(get_settings())

@@ -43,6 +43,7 @@ class AssetRoute(BaseModel):
     high_impact_actions: list[str] = Field(default_factory=list, description="Actions needing an approval here")
     approval_quorum: dict[str, int] = Field(default_factory=dict, description="Action -> distinct approvers needed")
     unavailable: str | None = Field(default=None, description="Why the asset cannot be used (config error)")
+    approver_role: str = Field(default="soc_tier2", description="Who approves its unrequested high-impact actions")
 
 
 class ActionRecord(BaseModel):

@@ -149,6 +149,23 @@ class Container(BaseModel):
         return list(seen)
 
 
+class Note(BaseModel):
+    """A note on a container (Splunk SOAR's `add_note`): a title and markdown/html/text content."""
+
+    title: str = Field(default="", max_length=1024)
+    content: str = Field(default="", max_length=100_000)
+    note_format: str = Field(default="markdown", max_length=16)
+
+
+class Pin(BaseModel):
+    """A pinned card on a container (Splunk SOAR's `pin`): a message and a value."""
+
+    message: str = Field(default="", max_length=1024)
+    data: str = Field(default="", max_length=4096)
+    name: str | None = Field(default=None, max_length=256)
+    style: str = Field(default="grey", max_length=32)
+
+
 class ContainerEvent(BaseModel):
     """A batch of changes a playbook step (or an analyst) sends to the container workflow.
 
@@ -171,3 +188,6 @@ class ContainerEvent(BaseModel):
     audit: list[AuditEvent] = Field(default_factory=list)
     prompt_events: list[PromptEvent] = Field(default_factory=list,
                                              description="Reminders, escalations, timeouts (for notifications)")
+    notes: list[Note] = Field(default_factory=list)
+    pins: list[Pin] = Field(default_factory=list)
+    label: str | None = Field(default=None, max_length=128, pattern=r"^[A-Za-z0-9_.\- ]+$")

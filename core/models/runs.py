@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +33,8 @@ class PlaybookInput(BaseModel):
     suffix: str | None = Field(default=None, description="Workflow id suffix (manual re-runs, nested runs)")
     params: dict[str, str] = Field(default_factory=dict, description="Playbook-specific inputs")
     prompt_policy: PromptPolicy | None = Field(default=None, description="The deployment's reminders/escalation")
+    playbook: str = Field(default="", description="The playbook to run (the generic Phantom workflow reads it)")
+    playbook_sha256: str = Field(default="", description="A Phantom playbook's source version (SHA-256)")
 
 
 class PlaybookOutcome(BaseModel):
@@ -48,6 +51,7 @@ class PlaybookOutcome(BaseModel):
     auto_resolved: bool = False
     final: ContainerEvent | None = Field(default=None, description="Changes applied when the run ends")
     error: str | None = None
+    outputs: dict[str, Any] = Field(default_factory=dict, description="A Phantom playbook's saved output data")
 
 
 class PlaybookRun(BaseModel):

@@ -2,7 +2,9 @@
 
 Run it when a playbook changes on purpose (after guarding the change with `workflow.patched`) with a new
 prefix (`python -m tests.histories.record v3`), and keep the old files: they stand for runs that were
-waiting when the new code was deployed.
+waiting when the new code was deployed. `python -m tests.histories.record phantom --phantom` records only
+the brief's Phantom playbooks (examples/phantom), including a run waiting on its prompt; their sources are
+the examples, which the replay test's registry loads (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from core.approvals import init_keys
 from core.config.triggers import load_triggers, match_triggers
 from core.models import Artifact, Container, Severity
+from core.settings import ROOT, get_settings
 from core.temporal import SEARCH_ATTRIBUTES, dev_server_path
 from simulator.app import create_app
 from simulator.credentials import DEMO_ENV
@@ -29,6 +33,16 @@ from tests.helpers.stack import run_stack
 from workflows.registry import PLAYBOOKS
 
 HERE = Path(__file__).parent
+IDS = HERE / "workflow_ids.json"  # file name -> the recorded run's workflow id (approvals are bound to it)
+
+
+def write_history(fname: Path, workflow_id: str, history_json: str) -> None:
+    """Save one history and remember its workflow id for the replay test."""
+    fname.write_text(json.dumps(json.loads(history_json), indent=1))
+    ids = json.loads(IDS.read_text()) if IDS.exists() else {}
+    ids[fname.name] = workflow_id
+    IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
+    print("saved", fname.name)
 MAL_HASH = "deadbeef" + "2" * 56
 
 
@@ -38,9 +52,12 @@ def c(label: str, *cefs: dict[str, str]) -> Container:
                      artifacts=[Artifact(name=f"a{i}", cef=x) for i, x in enumerate(cefs)])
 
 
-async def main(prefix: str) -> None:
+async def main(prefix: str, phantom_only: bool = False) -> None:
     for k, v in DEMO_ENV.items():
         os.environ.setdefault(k, v)
+    if phantom_only:
+        await phantom(prefix)
+        return
     sim = ServerThread(create_app()).start()
     tmp = Path(tempfile.mkdtemp())
     assets = write_assets(tmp / "assets.json", example_assets(sim.url))
@@ -70,13 +87,60 @@ async def main(prefix: str) -> None:
             async for wf in env.client.list_workflows("WorkflowType != 'x'"):
                 hist = await env.client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
                 scen = next((n for n, cid in ids.items() if cid in wf.id), "other")
-                fname = HERE / f"{prefix}{scen}__{wf.workflow_type}.json"
-                fname.write_text(json.dumps(json.loads(hist.to_json()), indent=1))
-                print("saved", fname.name)
+                write_history(HERE / f"{prefix}{scen}__{wf.workflow_type}.json", wf.id, hist.to_json())
+    sim.stop()
+
+
+async def phantom(prefix: str) -> None:
+    """The brief's Phantom playbooks: malicious URL, a hash whose quarantine waits for approval, enrichment, and
+    the containment prompt (saved once while it waits, and again when answered)."""
+    from tests.phantom.conftest import phantom_assets
+
+    os.environ["SOAR_PHANTOM_PLAYBOOKS_DIR"] = str(ROOT / "examples" / "phantom")
+    get_settings.cache_clear()
+    s = get_settings()
+    init_keys(s.signing_key_path, s.trusted_keys_path, s.approval_key_id)  # the API's key pair (answers are signed)
+    sim = ServerThread(create_app(ldap_port=0)).start()
+    tmp = Path(tempfile.mkdtemp())
+    assets = write_assets(tmp / "assets.json", phantom_assets(sim.url, sim.app.state.ldap.port))
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter, dev_server_log_level="error") as env:
+        async with run_stack(env.client, "history-phantom-tq", assets) as stack:
+            scenarios = {
+                "phishing_malicious_url": ("brief_phishing_triage_automation",
+                                           c("phishing", {"requestURL": "http://malicious.example/login"})),
+                "phishing_hash_gate": ("brief_phishing_triage_automation",
+                                       c("phishing", {"fileHash": MAL_HASH}, {"sourceHostName": "WORKSTATION-042"})),
+                "enrichment": ("brief_universal_alert_enrichment",
+                               c("notable", {"sourceAddress": "81.2.69.160"}, {"destinationDnsDomain": "evil.example"})),
+                "containment": ("brief_containment_decision",
+                                c("edr", {"sourceHostName": "WORKSTATION-042", "sourceUserName": "jdoe",
+                                          "sourceAddress": "10.1.2.3"}, {"fileHash": MAL_HASH})),
+            }
+            ids = {n: (await stack.start(cont, playbooks=[pb])).container_id for n, (pb, cont) in scenarios.items()}
+
+            async def save(scen: str, wf_id: str, wf_type: str, run_id: str | None = None) -> None:
+                hist = await env.client.get_workflow_handle(wf_id, run_id=run_id).fetch_history()
+                write_history(HERE / f"{prefix}{scen}__{wf_type}.json", wf_id, hist.to_json())
+
+            for scen, option in (("phishing_hash_gate", "Approve"), ("containment", "Both")):
+                v = await stack.wait_for(ids[scen], lambda v: v.pending_prompts, timeout=60)
+                p = v.pending_prompts[0]
+                await asyncio.sleep(0.5)
+                await save(f"{scen}_waiting", p.workflow_id, "PhantomPlaybook")
+                await answer(env.client, p, option)
+            for cid in ids.values():
+                await stack.wait_for(cid, lambda v: all(r.status != "running" for r in v.state.runs), timeout=60)
+            await asyncio.sleep(1)
+            async for wf in env.client.list_workflows("WorkflowType != 'x'"):
+                scen = next((n for n, cid in ids.items() if cid in wf.id), "other")
+                await save(scen, wf.id, wf.workflow_type, wf.run_id)
     sim.stop()
 
 
 if __name__ == "__main__":
     import sys
 
-    asyncio.run(main(f"{sys.argv[1]}_" if len(sys.argv) > 1 else ""))
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    asyncio.run(main(f"{args[0]}_" if args else "", phantom_only="--phantom" in sys.argv))
