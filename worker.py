@@ -69,7 +69,9 @@ def build_workers(client: Client, settings: Settings, store: AssetStore,
     """The playbook worker plus one worker per rate-limited asset."""
     from core.prometheus import ActionMetricsInterceptor
     from workflows import all_workflows, platform_activities
+    from workflows.platform import cache_notifier
 
+    store.cache.notify = cache_notifier(client)  # waiting lookups get the answer of the identical call
     connector_acts = make_activities(store)
     interceptors = [ActionMetricsInterceptor()]
     workers = [

@@ -168,7 +168,8 @@ class Stack:
             "SOAR_TEMPORAL_ADDRESS": self.address,
             "SOAR_ASSETS_FILE": str(self.assets_file),
             "SOAR_TRIGGERS_FILE": str(ROOT / "config" / "triggers.json"),
-            "SOAR_USERS_FILE": str(ROOT / "config" / "users.json"),
+            "SOAR_USERS_FILE": str(self.dir / "users.json"),
+            "SOAR_DEV_MODE": "1",  # the demo tokens (bench/common.py), as `soar dev` accepts them
             "SOAR_PLAYBOOK_TASK_QUEUE": PLAYBOOK_QUEUE,
             "SOAR_DATA_DIR": str(self.dir / "data"),
             "PYTHONPATH": str(ROOT),
@@ -197,9 +198,15 @@ class Stack:
 
     def start(self) -> Stack:
         """Dev server, simulator, worker, API (in that order)."""
+        from core.approvals import init_keys
+        from core.config.users import write_demo_users
+
         py = sys.executable
         env = self.env()
         self.write_assets(cache_ttl_s=600)
+        write_demo_users(self.dir / "users.json")
+        keys = self.dir / "data" / "keys"  # what `soar dev` creates: the API signs answers, the worker verifies
+        init_keys(keys / "approval-signing.key", keys / "approval-public-keys.json", "k1")
         ui_port = free_port()
         self._add(Proc("temporal", [*dev_server_command(self.dir / "temporal.db", self.temporal_port, ui_port),
                                     "--headless"], self.dir / "temporal.log", env,

@@ -11,7 +11,7 @@ A name that matches nothing (asset, connector, action, parameter) is a playbook 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -25,8 +25,13 @@ with workflow.unsafe.imports_passed_through():
     from core.connector import ActionSpec, raw_target, snake
     from core.models import ActionInput, ActionResult, AssetRoute
     from core.temporal import CONNECTOR_RETRY
+    from workflows import cached
 
 ACTION_HEARTBEAT = timedelta(seconds=10)  # the activity wrapper beats every 2 s
+# Fair shares of a rate-limited asset's quota while work of several severities waits for it (Temporal task
+# queue fairness): a high-severity lookup starts at the next free slot however many low ones wait, and low
+# ones still get 1 slot in 12 (8 + 3 + 1) when every band is busy, so nothing starves.
+SEVERITY_WEIGHTS = {"high": 8.0, "medium": 3.0, "low": 1.0}
 
 
 def _fail(kind: str, message: str) -> ApplicationError:
@@ -109,6 +114,20 @@ def resolve(routes: dict[str, AssetRoute], asset: str, action: str, params: dict
 Approvals = SignedApproval | list[SignedApproval] | None
 
 
+def cached_at(result: ActionResult) -> datetime | None:
+    """When a cached answer was fetched from the vendor (None: this run's own call)."""
+    return result.cache.stored_at if result.cache is not None and result.cache.hit else None
+
+
+def action_priority(ra: ResolvedAction, severity: str) -> Priority | None:
+    """How the asset's queue orders this action: the severity's fair share (`SEVERITY_WEIGHTS`) on a
+    rate-limited asset, where work can wait for the quota; None (the default) elsewhere."""
+    if not ra.route.rate_limited:
+        return None
+    band = severity if severity in SEVERITY_WEIGHTS else "medium"
+    return Priority(fairness_key=f"severity-{band}", fairness_weight=SEVERITY_WEIGHTS[band])
+
+
 async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: str, approval: Approvals = None,
                      label: str | None = None, priority: Priority | None = None) -> ActionResult:
     """Run a resolved action as an activity on its asset's queue.
@@ -134,6 +153,18 @@ async def run_action_typed(ra: ResolvedAction, *, container_id: str, correlation
     summary = f"{ra.title}: {defang(ra.target)}" if ra.target else ra.title
     if label:
         summary = f"{label}: {summary}"
+    before = await cached.before_dispatch(ra, correlation_id) \
+        if cached.applies(ra) and workflow.patched(cached.PATCH) else cached.Before()
+    if before.result is not None:
+        return before.result, None  # answered from the cache: no task on the asset's queue, no quota spent
+    result, error = await _dispatch(ra, summary, container_id, correlation_id, approvals, priority)
+    await cached.after_dispatch(ra, before, result if error is None else None)
+    return result, error
+
+
+async def _dispatch(ra: ResolvedAction, summary: str, container_id: str, correlation_id: str,
+                    approvals: list[SignedApproval], priority: Priority | None) -> tuple[ActionResult, str | None]:
+    assert ra.spec is not None
     try:
         result: ActionResult = await workflow.execute_activity(
             ra.activity,

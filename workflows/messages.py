@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from core.models import (
+    ActionResult,
     Artifact,
     AssetRoute,
     AuditEvent,
@@ -115,6 +117,43 @@ class MatchResult(BaseModel):
     matches: list[TriggerMatch]
     routes: dict[str, AssetRoute]
     prompt_policy: PromptPolicy | None = None
+
+
+class CacheLookup(BaseModel):
+    """Before dispatching a read-only lookup to a rate-limited asset queue: is the answer cached here?"""
+
+    asset: str
+    action: str
+    params: dict[str, object] = Field(default_factory=dict)
+    workflow_id: str = Field(description="Who to send the answer of an identical call under way (a signal)")
+    run_id: str
+    token: str = Field(description="Names this lookup in the answer")
+    claim_s: float = Field(default=600.0, description="How long this caller's claim on the key holds")
+
+
+class CacheAnswer(BaseModel):
+    """`hit` (the answer), `wait` (an identical call is under way: its answer will be signalled), `miss` (this
+    caller claimed the key: dispatch the call), or `off` (the asset does not cache this action here)."""
+
+    outcome: Literal["hit", "wait", "miss", "off"]
+    result: ActionResult | None = None
+    process: str = Field(default="", description="The worker process that answered (its cache holds the claim)")
+
+
+class CacheDelivery(BaseModel):
+    """The signal that hands a waiting lookup its answer (None: there is none; dispatch the call)."""
+
+    token: str
+    result: ActionResult | None = None
+
+
+class CacheSettle(BaseModel):
+    """The claimant's answer, when it came from another worker process or not at all (None)."""
+
+    asset: str
+    action: str
+    params: dict[str, object] = Field(default_factory=dict)
+    result: ActionResult | None = None
 
 
 class RunPlaybookRequest(BaseModel):

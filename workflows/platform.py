@@ -7,13 +7,24 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
+from temporalio.client import Client
 
+from core.cache import Notify
 from core.config.triggers import Trigger, TriggerFile, match_triggers
-from core.models import PromptPolicy
-from core.runtime import AssetStore
+from core.models import ActionResult, PromptPolicy
+from core.runtime import AssetStore, cache_key
 from core.settings import Settings
 from workflows.assets import AssetInfo
-from workflows.messages import MatchInput, MatchResult, TriggerMatch
+from workflows.cached import SIGNAL
+from workflows.messages import (
+    CacheAnswer,
+    CacheDelivery,
+    CacheLookup,
+    CacheSettle,
+    MatchInput,
+    MatchResult,
+    TriggerMatch,
+)
 from workflows.registry import PLAYBOOKS
 
 
@@ -43,6 +54,25 @@ class PlatformActivities:
                               escalate_for_s=s.prompt_escalate_for_s)
         return MatchResult(matches=matches, routes=self._routes, prompt_policy=policy)
 
+    @activity.defn(name="soar.cached_result")
+    async def cached_result(self, q: CacheLookup) -> CacheAnswer:
+        """A read-only lookup's cached answer, before it is dispatched to the asset's rate-limited queue (local)."""
+        found = self.store.cached_spec(q.asset, q.action)
+        if found is None:
+            return CacheAnswer(outcome="off", process=self.store.cache.process)
+        asset, spec = found
+        outcome, result = self.store.cache.lookup(cache_key(asset, spec, q.params), (q.workflow_id, q.run_id, q.token),
+                                                  q.claim_s)
+        return CacheAnswer(outcome=outcome, result=result, process=self.store.cache.process)
+
+    @activity.defn(name="soar.cache_settle")
+    async def cache_settle(self, s: CacheSettle) -> None:
+        """End this process's claim on a lookup with the claimant's answer (fetched elsewhere) or None (local)."""
+        found = self.store.cached_spec(s.asset, s.action)
+        if found is not None:
+            asset, spec = found
+            self.store.cache.settle(cache_key(asset, spec, s.params), asset.settings.cache_ttl_s, s.result)
+
     @activity.defn(name="soar.asset_catalog")
     async def catalog(self) -> list[AssetInfo]:
         """Every configured asset as this worker loaded it (the unavailable ones with their reasons)."""
@@ -57,4 +87,14 @@ class PlatformActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """Every platform activity."""
-        return [self.match, self.catalog]
+        return [self.match, self.catalog, self.cached_result, self.cache_settle]
+
+
+def cache_notifier(client: Client) -> Notify:
+    """How the worker's cache hands a waiting workflow the answer of the identical lookup it waited for."""
+
+    async def notify(workflow_id: str, run_id: str, token: str, result: ActionResult | None) -> None:
+        await client.get_workflow_handle(workflow_id, run_id=run_id).signal(
+            SIGNAL, CacheDelivery(token=token, result=result))
+
+    return notify

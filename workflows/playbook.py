@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         Target,
     )
     from core.temporal import SA_STATUS
-    from workflows.actions import resolve, run_action_typed
+    from workflows.actions import action_priority, cached_at, resolve, run_action_typed
     from workflows.ids import playbook_search_attributes, playbook_workflow_id, prompt_id
     from workflows.prompts import PromptDesk, fmt_wait
 
@@ -70,6 +70,7 @@ class PlaybookMeta:
     version: str
     baseline_minutes: float
     description: str
+    priority: Severity | None = None  # the severity band its rate-limited actions queue in (default: the container's)
 
 
 @dataclass
@@ -93,7 +94,7 @@ P = TypeVar("P", bound="type[Playbook]")
 
 
 def playbook(*, name: str, title: str, version: str, baseline_minutes: float,
-             description: str | None = None) -> Callable[[P], P]:
+             description: str | None = None, priority: Severity | None = None) -> Callable[[P], P]:
     """Declare a `Playbook` subclass a playbook: a Temporal workflow named like the class.
 
     Args:
@@ -102,6 +103,7 @@ def playbook(*, name: str, title: str, version: str, baseline_minutes: float,
         version: shown in reports ("2.3").
         baseline_minutes: an analyst's manual triage time; the metrics count time saved against it.
         description: one line for the catalogue (default: the class docstring's first line).
+        priority: queue this playbook's rate-limited actions as this severity (default: the container's).
 
     Raises:
         TypeError: at import, when the class is not a Playbook or metadata is missing or malformed.
@@ -119,7 +121,7 @@ def playbook(*, name: str, title: str, version: str, baseline_minutes: float,
             raise TypeError(f"{where}: baseline_minutes must be the manual triage time in minutes (> 0)")
         doc = (cls.__doc__ or "").strip().split("\n")[0]
         cls.meta = PlaybookMeta(name=name, title=title, version=version, baseline_minutes=float(baseline_minutes),
-                                description=description or doc)
+                                description=description or doc, priority=priority)
 
         async def run(self: Playbook, inp: PlaybookInput) -> PlaybookOutcome:
             return await self.execute(inp)
@@ -146,6 +148,7 @@ class Playbook:
         self._prompt_seq = 0
         self._pending = ContainerEvent(author="")
         self._auto_resolved = False
+        self._severity: Severity | None = None  # the latest set_severity (the container's until then)
 
     # ---- the run ------------------------------------------------------------------------------------
     async def steps(self, container: Container) -> None:
@@ -212,8 +215,10 @@ class Playbook:
         idx = self._index
         started = workflow.now()
         signed = approval.signed if isinstance(approval, Decision) else approval
+        band = self.meta.priority or self._severity or self.inp.container.severity
         result, error = await run_action_typed(ra, container_id=self.container_id, approval=signed,
-                                               correlation_id=f"{workflow.info().workflow_id}#{idx}")
+                                               correlation_id=f"{workflow.info().workflow_id}#{idx}",
+                                               priority=action_priority(ra, band.value))
         if error in AUDITED_ERRORS:
             kind = AuditKind.GUARDRAIL_REFUSED if error == "GuardrailRefused" else AuditKind.APPROVAL_INVALID
             self._pending.audit.append(AuditEvent(
@@ -222,7 +227,7 @@ class Playbook:
         self._records.append(ActionRecord(
             index=idx, action=ra.action, connector=ra.route.connector, title=ra.route.title, asset=ra.route.asset,
             target=ra.target, started=started, duration_s=(workflow.now() - started).total_seconds(),
-            status=result.status, message=result.message[:300], summary=result.summary,
+            status=result.status, message=result.message[:300], summary=result.summary, cached_at=cached_at(result),
         ))
         return result
 
@@ -334,7 +339,7 @@ class Playbook:
 
     def set_severity(self, severity: Severity | str) -> None:
         """Set the container's severity (high, medium, low)."""
-        self._pending.severity = Severity(str(severity).lower())
+        self._pending.severity = self._severity = Severity(str(severity).lower())
 
     def set_status(self, status: Status | str) -> None:
         """Set the container's status (new, open, closed); closing ends the container once runs finish."""
