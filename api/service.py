@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionAsyncIterator, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.assets import ingest_routes
 from core.config.triggers import TriggerFile
 from core.models import Artifact, Container, Sensitivity, Severity
 from core.prometheus import observe_ingest
@@ -20,7 +21,7 @@ from core.temporal import SA_CONTAINER_NUM, SA_KIND
 from core.visibility import Filter, is_safe
 from workflows.container import ContainerWorkflow
 from workflows.ids import CONTAINER_ID_RE, container_workflow_id
-from workflows.messages import ContainerView
+from workflows.messages import ContainerView, TriggerMatch
 from workflows.starter import assign_id, start_container
 
 T = TypeVar("T")
@@ -70,8 +71,13 @@ class Page(BaseModel, Generic[T]):
 
 def predicted_playbooks(request: Request, container: Container) -> list[str]:
     """The playbooks the triggers start for `container`."""
+    return [m.playbook for m in predicted_matches(request, container)]
+
+
+def predicted_matches(request: Request, container: Container) -> list[TriggerMatch]:
+    """The playbooks the triggers start for `container`, with the identity each runs as."""
     triggers: TriggerFile = request.app.state.triggers
-    return [t.playbook_name for t in triggers.match(container)]
+    return [TriggerMatch(playbook=t.playbook_name, run_as=t.run_as) for t in triggers.match(container)]
 
 
 _NUMBERS: dict[int, str] = {}  # numeric id -> SOAR id, learnt at ingestion (bounded)
@@ -118,9 +124,12 @@ async def ingest(request: Request, client: Client, container: Container, source:
     who = getattr(getattr(request.state, "user", None), "name", "unknown")
     for a in container.artifacts:
         a.added_by = f"{who} via {source}"
-    playbooks = predicted_playbooks(request, container) if automate else []
+    matches = predicted_matches(request, container) if automate else []
+    playbooks = [m.playbook for m in matches]
+    routes = ingest_routes(client, settings, request.app.state)
+    matched = routes.model_copy(update={"matches": matches}) if routes is not None else None
     res = await start_container(client, container, task_queue=settings.playbook_task_queue, notes=notes,
-                                predicted=playbooks, playbooks=None if automate else [])
+                                predicted=playbooks, playbooks=None if automate else [], matched=matched)
     _remember(res.number, res.container_id)
     if not res.duplicate:
         observe_ingest(source)

@@ -44,6 +44,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--worker-variant", choices=["default", "passthrough", "platform", "unsandboxed"], default=None,
                     help="run bench/variant_worker.py instead of worker.py (investigation only)")
     ap.add_argument("--no-shape", action="store_true", help="skip the same-shape baseline in scenario 1")
+    ap.add_argument("--no-server-config", action="store_true",
+                    help="dev server without the priority/fairness dynamic config (investigation only)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (process logs, SQLite file)")
     a = ap.parse_args(argv)
     if a.quick:
@@ -55,6 +57,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def scenarios(a: argparse.Namespace, stack: Stack) -> list[Section]:
     """Run the selected scenarios in an order that keeps each one's load off the others."""
+    from bench.costs import costs
     from bench.latency import decision_to_action, latency
     from bench.quota import quota
     from bench.throughput import ingestion, throughput
@@ -91,6 +94,7 @@ async def scenarios(a: argparse.Namespace, stack: Stack) -> list[Section]:
         await step("5", lambda: quota(stack, client, a.lookups, tag))
         await step("4", lambda: waiting(stack, client, http, a.waiting, a.respond_in, tag))
         await step("6", lambda: ingestion(stack, client, http, a.ingest, tag))
+        await step("c", lambda: costs(stack, client, http, a.n, a.concurrency))
     return sorted(out, key=lambda s: s.name)
 
 
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     a = parse(argv)
     t0 = time.monotonic()
-    stack = Stack(keep=a.keep, profile=a.profile, variant=a.worker_variant)
+    stack = Stack(keep=a.keep, profile=a.profile, variant=a.worker_variant, server_config=not a.no_server_config)
     print(f"[bench] starting the stack in {stack.dir} ...", file=sys.stderr, flush=True)
     try:
         stack.start()

@@ -23,6 +23,7 @@ import httpx
 
 from cli.serve import dev_server_command
 from core.settings import ROOT
+from core.temporal import dev_server_dynamic_config_args
 from simulator.credentials import DEMO_ENV
 
 PLAYBOOK_QUEUE = "bench-playbooks"
@@ -139,9 +140,11 @@ class Proc:
 class Stack:
     """Start/stop the whole system; knows its addresses, files and process ids."""
 
-    def __init__(self, keep: bool = False, profile: bool = False, variant: str | None = None) -> None:
+    def __init__(self, keep: bool = False, profile: bool = False, variant: str | None = None,
+                 server_config: bool = True) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="soar-bench-"))
         self.keep, self.profile, self.variant = keep, profile, variant
+        self.server_config = server_config  # False: the dev server without SERVER_DYNAMIC_CONFIG (A/B only)
         self.temporal_port, self.sim_port, self.api_port = free_port(), free_port(), free_port()
         self.procs: dict[str, Proc] = {}
 
@@ -208,8 +211,11 @@ class Stack:
         keys = self.dir / "data" / "keys"  # what `soar dev` creates: the API signs answers, the worker verifies
         init_keys(keys / "approval-signing.key", keys / "approval-public-keys.json", "k1")
         ui_port = free_port()
-        self._add(Proc("temporal", [*dev_server_command(self.dir / "temporal.db", self.temporal_port, ui_port),
-                                    "--headless"], self.dir / "temporal.log", env,
+        server = dev_server_command(self.dir / "temporal.db", self.temporal_port, ui_port)
+        if not self.server_config:
+            extra = dev_server_dynamic_config_args()
+            server = [a for i, a in enumerate(server) if a not in extra[1::2] and a != "--dynamic-config-value"]
+        self._add(Proc("temporal", [*server, "--headless"], self.dir / "temporal.log", env,
                        lambda: port_open(self.temporal_port)))
         self._add(Proc("simulator", [py, "-m", "uvicorn", "simulator.app:create_app", "--factory", "--host",
                                      "127.0.0.1", "--port", str(self.sim_port), "--log-level", "warning",

@@ -56,7 +56,7 @@ async def _baseline(stack: Stack, client: Client, n: int, concurrency: int, wf_t
         for i in range(min(TASK_SAMPLE, n)):
             wid = f"bench-{wf_type}-{tag}-{i}"
             add_counts(counts, await history_counts(client, wid))
-            if wf_type == SHAPE_TYPE:
+            if wf_type == SHAPE_TYPE or wf_type.startswith("BenchParent"):
                 add_counts(counts, await history_counts(client, f"{wid}/playbook"))
     finally:
         stack.stop_proc("baseline-worker")

@@ -160,7 +160,7 @@ class _ActionMetricsInbound(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
         connector, _, action = info.activity_type.partition(".")
-        if info.is_local or not action or connector == "soar":  # platform activities are not actions
+        if not action or connector == "soar":  # platform activities are not actions (lookups may run local)
             return await self.next.execute_activity(input)
         started = time.monotonic()
         status = "error"

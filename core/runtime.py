@@ -190,9 +190,10 @@ def make_activity(store: AssetStore, connector: Connector[Any, Any], spec: Actio
     @activity.defn(name=name)
     async def run_action(inp: ActionInput) -> ActionResult:
         asset = store.assets.get(inp.asset)
-        beat = asyncio.create_task(_heartbeat_loop())
+        local = activity.info().is_local  # a local activity has no heartbeat (workflows.actions.runs_local)
+        beat = None if local else asyncio.create_task(_heartbeat_loop())
         try:
-            result = await store.run(spec, inp, heartbeat=activity.heartbeat)
+            result = await store.run(spec, inp, heartbeat=None if local else activity.heartbeat)
         except BaseException as e:
             if isinstance(e, (KeyboardInterrupt, SystemExit)) or type(e).__name__ == "CancelledError":
                 raise
@@ -202,7 +203,8 @@ def make_activity(store: AssetStore, connector: Connector[Any, Any], spec: Actio
                                                 "error_type": err.type})
             raise err from None
         finally:
-            beat.cancel()
+            if beat is not None:
+                beat.cancel()
         return result
 
     return run_action

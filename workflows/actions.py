@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import Priority
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.catalogue import CONNECTORS
@@ -26,8 +26,11 @@ with workflow.unsafe.imports_passed_through():
     from core.models import ActionInput, ActionResult, AssetRoute
     from core.temporal import CONNECTOR_RETRY
     from workflows import cached
+    from workflows.versions import CACHE_BEFORE_QUOTA, LOCAL_LOOKUPS
 
 ACTION_HEARTBEAT = timedelta(seconds=10)  # the activity wrapper beats every 2 s
+# A lookup this short at most (per attempt) may run as a local activity (see `runs_local`).
+LOCAL_MAX_TIMEOUT = timedelta(minutes=2)
 # Fair shares of a rate-limited asset's quota while work of several severities waits for it (Temporal task
 # queue fairness): a high-severity lookup starts at the next free slot however many low ones wait, and low
 # ones still get 1 slot in 12 (8 + 3 + 1) when every band is busy, so nothing starves.
@@ -128,8 +131,19 @@ def action_priority(ra: ResolvedAction, severity: str) -> Priority | None:
     return Priority(fairness_key=f"severity-{band}", fairness_weight=SEVERITY_WEIGHTS[band])
 
 
+def runs_local(ra: ResolvedAction) -> bool:
+    """Whether `ra` runs as a local activity of the workflow's worker rather than as an activity task: a
+    read-only lookup, not high impact, on an asset without a rate limit (so it would run on the playbook queue,
+    whose eager dispatch hands it to this same worker anyway), with a short timeout. It then costs the server
+    no activity task at all: a playbook of lookups is one workflow task instead of three or four, and no
+    round trip sits between the lookups and the decision. Actions that change something, need an approval
+    or wait for a quota stay activities (their own retries, heartbeats and history events)."""
+    return (ra.spec is not None and ra.spec.read_only and not ra.high_impact and not ra.route.rate_limited
+            and ra.spec.timeout <= LOCAL_MAX_TIMEOUT and ra.route.unavailable is None)
+
+
 async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: str, approval: Approvals = None,
-                     label: str | None = None, priority: Priority | None = None) -> ActionResult:
+                     label: str | None = None, priority: Priority | None = None, version: int = 0) -> ActionResult:
     """Run a resolved action as an activity on its asset's queue.
 
     A failure after the connector's retry policy gives a `failed` result, never an exception, so the
@@ -137,14 +151,15 @@ async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: s
     once, with the loader's reason. `approval` is one signed approval, or several (a quorum).
     """
     result, _ = await run_action_typed(ra, container_id=container_id, correlation_id=correlation_id,
-                                       approval=approval, label=label, priority=priority)
+                                       approval=approval, label=label, priority=priority, version=version)
     return result
 
 
 async def run_action_typed(ra: ResolvedAction, *, container_id: str, correlation_id: str, approval: Approvals = None,
-                           label: str | None = None, priority: Priority | None = None,
+                           label: str | None = None, priority: Priority | None = None, version: int = 0,
                            ) -> tuple[ActionResult, str | None]:
-    """`run_action`, plus the error type of a failure (`ApprovalInvalid`, `GuardrailRefused`, ...)."""
+    """`run_action`, plus the error type of a failure (`ApprovalInvalid`, `GuardrailRefused`, ...). `version` is
+    the run's (`PlaybookInput.version`): what it may do differently from runs started by older code."""
     approvals = approval if isinstance(approval, list) else [approval] if approval is not None else []
     if ra.route.unavailable is not None or ra.spec is None:
         reason = ra.route.unavailable or f"asset {ra.route.asset} has no connector"
@@ -154,22 +169,28 @@ async def run_action_typed(ra: ResolvedAction, *, container_id: str, correlation
     if label:
         summary = f"{label}: {summary}"
     before = await cached.before_dispatch(ra, correlation_id) \
-        if cached.applies(ra) and workflow.patched(cached.PATCH) else cached.Before()
+        if version >= CACHE_BEFORE_QUOTA and cached.applies(ra) else cached.Before()
     if before.result is not None:
         return before.result, None  # answered from the cache: no task on the asset's queue, no quota spent
-    result, error = await _dispatch(ra, summary, container_id, correlation_id, approvals, priority)
+    local = version >= LOCAL_LOOKUPS and runs_local(ra)
+    result, error = await _dispatch(ra, summary, container_id, correlation_id, approvals, priority, local)
     await cached.after_dispatch(ra, before, result if error is None else None)
     return result, error
 
 
 async def _dispatch(ra: ResolvedAction, summary: str, container_id: str, correlation_id: str,
-                    approvals: list[SignedApproval], priority: Priority | None) -> tuple[ActionResult, str | None]:
+                    approvals: list[SignedApproval], priority: Priority | None,
+                    local: bool) -> tuple[ActionResult, str | None]:
     assert ra.spec is not None
+    inp = ActionInput(asset=ra.route.asset, params=ra.params, approval=approvals[0] if approvals else None,
+                      approvals=approvals[1:], container_id=container_id, correlation_id=correlation_id)
     try:
+        if local:
+            return await workflow.execute_local_activity(
+                ra.activity, inp, start_to_close_timeout=ra.spec.timeout, schedule_to_close_timeout=ra.spec.budget,
+                retry_policy=CONNECTOR_RETRY, summary=summary[:200], result_type=ActionResult), None
         result: ActionResult = await workflow.execute_activity(
-            ra.activity,
-            ActionInput(asset=ra.route.asset, params=ra.params, approval=approvals[0] if approvals else None,
-                        approvals=approvals[1:], container_id=container_id, correlation_id=correlation_id),
+            ra.activity, inp,
             task_queue=ra.route.task_queue,
             start_to_close_timeout=ra.spec.timeout,
             schedule_to_close_timeout=ra.spec.budget,
@@ -179,8 +200,8 @@ async def _dispatch(ra: ResolvedAction, summary: str, container_id: str, correla
             priority=priority or Priority.default,
             result_type=ActionResult,
         )
-    except ActivityError as e:
-        cause = e.cause
+    except FailureError as e:  # an activity's ActivityError; a local activity's own failure (ApplicationError, ...)
+        cause = e.cause if isinstance(e, ActivityError) else e
         if isinstance(cause, ApplicationError):
             return ActionResult(status="failed", message=cause.message[:500]), cause.type
         return ActionResult(status="failed", message=str(cause or e)[:500]), type(cause).__name__

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core.models import ActionResult
@@ -29,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
 if TYPE_CHECKING:
     from workflows.actions import ResolvedAction
 
-PATCH = "cache-before-quota"
 SIGNAL = "soar.cache_answer"
 LOCAL_TIMEOUT = timedelta(seconds=10)
 LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=3)
@@ -81,7 +80,7 @@ async def before_dispatch(ra: ResolvedAction, token: str) -> Before:
         ans: CacheAnswer = await workflow.execute_local_activity(
             "soar.cached_result", q, result_type=CacheAnswer, start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=LOCAL_RETRY, summary=f"cache: {ra.spec.name}")
-    except ActivityError:
+    except FailureError:
         return Before()
     if ans.outcome == "hit":
         return Before(result=ans.result)
@@ -109,5 +108,5 @@ async def after_dispatch(ra: ResolvedAction, before: Before, result: ActionResul
             "soar.cache_settle", CacheSettle(asset=ra.route.asset, action=ra.spec.name, params=ra.params,
                                              result=result if ok else None),
             start_to_close_timeout=LOCAL_TIMEOUT, retry_policy=LOCAL_RETRY, summary=f"cache settle: {ra.spec.name}")
-    except ActivityError:
+    except FailureError:
         return  # the claim lapses by itself

@@ -44,6 +44,9 @@ class ContainerInput(BaseModel):
                                                                     "search attributes (status open)")
     state: ContainerState | None = None
     reopen: Reopen | None = Field(default=None, description="Set when a closed container is reopened")
+    matched: MatchResult | None = Field(default=None, description="The triggers' matches and the asset routes, "
+                                                                  "when the starter matched them (the API does)")
+    version: int = Field(default=0, description="The behaviour this run has (workflows/versions.py); 0: before")
 
 
 class ContainerState(BaseModel):
@@ -187,3 +190,4 @@ class ContainerView(BaseModel):
 
 
 ContainerInput.model_rebuild()
+MatchResult.model_rebuild()

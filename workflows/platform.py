@@ -49,10 +49,17 @@ class PlatformActivities:
         else:
             matches = [TriggerMatch(playbook=t.playbook_name, run_as=t.run_as)
                        for t in match_triggers(self.triggers(), inp.container)]
+        return MatchResult(matches=matches, routes=self._routes, prompt_policy=self._policy())
+
+    def _policy(self) -> PromptPolicy:
         s = self.settings
-        policy = PromptPolicy(reminders=s.prompt_reminders, escalate_to=s.prompt_escalate_to,
-                              escalate_for_s=s.prompt_escalate_for_s)
-        return MatchResult(matches=matches, routes=self._routes, prompt_policy=policy)
+        return PromptPolicy(reminders=s.prompt_reminders, escalate_to=s.prompt_escalate_to,
+                            escalate_for_s=s.prompt_escalate_for_s)
+
+    @activity.defn(name="soar.routes")
+    async def routes(self) -> MatchResult:
+        """Every asset's route and the prompt policy, for starters that match triggers themselves (the API)."""
+        return MatchResult(matches=[], routes=self._routes, prompt_policy=self._policy())
 
     @activity.defn(name="soar.cached_result")
     async def cached_result(self, q: CacheLookup) -> CacheAnswer:
@@ -87,7 +94,7 @@ class PlatformActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """Every platform activity."""
-        return [self.match, self.catalog, self.cached_result, self.cache_settle]
+        return [self.match, self.routes, self.catalog, self.cached_result, self.cache_settle]
 
 
 def cache_notifier(client: Client) -> Notify:

@@ -218,7 +218,7 @@ class Playbook:
         band = self.meta.priority or self._severity or self.inp.container.severity
         result, error = await run_action_typed(ra, container_id=self.container_id, approval=signed,
                                                correlation_id=f"{workflow.info().workflow_id}#{idx}",
-                                               priority=action_priority(ra, band.value))
+                                               priority=action_priority(ra, band.value), version=self.inp.version)
         if error in AUDITED_ERRORS:
             kind = AuditKind.GUARDRAIL_REFUSED if error == "GuardrailRefused" else AuditKind.APPROVAL_INVALID
             self._pending.audit.append(AuditEvent(

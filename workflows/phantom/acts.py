@@ -198,7 +198,8 @@ class ActsMixin(EngineBase):
         idx = self._index
         result = await run_action(ra, container_id=self.container_id, approval=approval, label=block,
                                   correlation_id=f"{workflow.info().workflow_id}#{idx}",
-                                  priority=action_priority(ra, self.box.model.severity.value))
+                                  priority=action_priority(ra, self.box.model.severity.value),
+                                  version=self.inp.version)
         self._record(ra, started, result.status, result.message, result.summary, idx, cached_at(result))
         return outcome(result)
 
