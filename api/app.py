@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from api.assets import ingest_routes
 from api.errors import install as install_errors
 from api.routers import include_routers
 from api.runs import OutcomeCache, PrometheusRefresh
@@ -24,7 +26,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warm = asyncio.create_task(_warm_routes(app))  # the first containers need no matching activity either
         yield
+        warm.cancel()
 
     app = FastAPI(title="SOAR API", version="0.1.0", lifespan=lifespan,
                   description="Durable SOAR playbooks on Temporal. All routes need a token except health.")
@@ -38,3 +42,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     install_errors(app, settings.api_max_body_bytes)
     include_routers(app)
     return app
+
+
+async def _warm_routes(app: FastAPI) -> None:
+    """Ask a worker for the asset routes once at start (`api.assets.ingest_routes`); quietly later if down."""
+    try:
+        ingest_routes(await app.state.temporal.client(), app.state.settings, app.state)
+    except Exception:  # noqa: BLE001 - Temporal not up yet: the first ingestion asks again
+        return

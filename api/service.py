@@ -6,11 +6,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import timedelta
 from typing import Generic, TypeVar
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionAsyncIterator, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionAsyncIterator,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.assets import ingest_routes
@@ -19,6 +26,7 @@ from core.models import Artifact, Container, Sensitivity, Severity
 from core.prometheus import observe_ingest
 from core.temporal import SA_CONTAINER_NUM, SA_KIND
 from core.visibility import Filter, is_safe
+from workflows.board import BoardView, PromptBoard, board_id
 from workflows.container import ContainerWorkflow
 from workflows.ids import CONTAINER_ID_RE, container_workflow_id
 from workflows.messages import ContainerView, TriggerMatch
@@ -198,3 +206,17 @@ async def visibility_page(client: Client, query: Filter, page_size: int,
     it = client.list_workflows(str(query), page_size=page_size, next_page_token=token)
     await _fetch_page(it, token is not None)
     return list(it.current_page or []), encode_page_token(it.next_page_token)
+
+
+BOARD_QUERY_TIMEOUT = timedelta(seconds=2)
+
+
+async def fresh_prompts(client: Client, task_queue: str) -> BoardView | None:
+    """The prompt board of `task_queue` (`workflows.board`): prompts opened or closed in the last minutes, read
+    from the worker's memory; None when it cannot answer now (the listing then reads visibility alone)."""
+    try:
+        view: BoardView = await client.get_workflow_handle(board_id(task_queue)).query(
+            PromptBoard.view, rpc_timeout=BOARD_QUERY_TIMEOUT)
+        return view
+    except (RPCError, WorkflowQueryFailedError):
+        return None

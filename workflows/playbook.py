@@ -53,9 +53,11 @@ with workflow.unsafe.imports_passed_through():
         Target,
     )
     from core.temporal import SA_STATUS
+    from workflows import board
     from workflows.actions import action_priority, cached_at, resolve, run_action_typed
     from workflows.ids import playbook_search_attributes, playbook_workflow_id, prompt_id
     from workflows.prompts import PromptDesk, fmt_wait
+    from workflows.versions import NESTED_IN_ONE_TASK, PROMPT_BOARD
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 AUDITED_ERRORS = ("ApprovalInvalid", "ApprovalRequired", "GuardrailRefused")
@@ -290,6 +292,7 @@ class Playbook:
         if p.policy.quorum > 1 and not timed_out:
             msg += f" ({len(self._desk.approvals_of(p))} of {p.policy.quorum} approvals)"
         self._stage(awaiting_prompt=False, prompts_closed=[pid])
+        await board.publish([], [pid] if self.inp.version >= PROMPT_BOARD else [])
         self._records.append(ActionRecord(
             index=idx, action="prompt", connector="soar", title=f"Prompt Analyst ({role})", asset="",
             target=message[:80], started=now, duration_s=waited, status="success" if not timed_out else "skipped",
@@ -382,7 +385,8 @@ class Playbook:
         event, self._pending = self._pending, ContainerEvent(author=self.meta.name)
         event.run = workflow.info().workflow_id
         handle = workflow.get_external_workflow_handle(self.inp.container_workflow_id)
-        await handle.signal("apply_event", event)
+        opened = event.prompts_opened if self.inp.version >= PROMPT_BOARD else []
+        await asyncio.gather(handle.signal("apply_event", event), board.publish(opened, []))  # one task for both
 
     @staticmethod
     def _is_empty(e: ContainerEvent) -> bool:
@@ -395,7 +399,10 @@ class Playbook:
         Returns:
             Its outcome, or None when it failed (a comment says why).
         """
-        await self.flush()
+        # v1 (workflows/versions.py): the changes so far go out in the task that starts the run, not a task before.
+        flushed = asyncio.create_task(self.flush()) if self.inp.version >= NESTED_IN_ONE_TASK else None
+        if flushed is None:
+            await self.flush()
         name = other.meta.name
         suffix = f"from-{self.meta.name.replace('_', '-')}"
         inp = self.inp.model_copy(update={"suffix": suffix, "params": params, "playbook": name})
@@ -409,6 +416,9 @@ class Playbook:
         except ChildWorkflowError as e:
             self.comment(f"{name} failed: {e.cause or e}")
             return None
+        finally:
+            if flushed is not None:
+                await flushed
         for rec in out.actions:
             self._index += 1
             self._records.append(rec.model_copy(update={"index": self._index}))

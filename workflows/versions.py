@@ -15,9 +15,10 @@ from __future__ import annotations
 # Playbook runs (PlaybookInput.version), set by the container for every run it starts, inherited by nested runs:
 #   1: read-only lookups on assets without a rate limit run as local activities (no activity tasks, one
 #      workflow task for a playbook of lookups); lookups on rate-limited, caching assets ask the worker's cache
-#      before dispatch (workflows/cached.py); prompts are published to the prompt board (workflows/board.py).
+#      before dispatch (workflows/cached.py); prompts are published to the prompt board (workflows/board.py);
+#      a nested playbook starts in the same workflow task that sends the changes so far (not the task after).
 PLAYBOOK_VERSION = 1
-LOCAL_LOOKUPS = CACHE_BEFORE_QUOTA = PROMPT_BOARD = 1
+LOCAL_LOOKUPS = CACHE_BEFORE_QUOTA = PROMPT_BOARD = NESTED_IN_ONE_TASK = 1
 
 # Container runs (ContainerInput.version), set by the starter:
 #   1: a start that carries the triggers' matches and the asset routes (the API matched them at ingestion)

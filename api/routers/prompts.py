@@ -11,7 +11,7 @@ from temporalio.client import WorkflowExecution
 from api.answers import answer, delegate, withdraw
 from api.auth import Analyst, Reader, directory
 from api.deps import ClientDep
-from api.service import Page, visibility_page
+from api.service import Page, fresh_prompts, visibility_page
 from core.config.users import User
 from core.models import Prompt, PromptAck
 from core.prometheus import observe_prompt_response
@@ -50,19 +50,36 @@ async def _pending(wf: WorkflowExecution, user: User, now: datetime) -> list[Pen
             prompt = Prompt.model_validate(p)
         except ValidationError:
             continue  # not a prompt this API can show (e.g. written by a newer, incompatible worker)
-        out.append(PendingPrompt(**dict(prompt), can_respond=user.has_role(prompt.role),
-                                 time_left_s=max(0.0, round((prompt.deadline - now).total_seconds(), 1))))
+        out.append(_row(prompt, user, now))
     return out  # empty: the run answered them between the listing and now
 
 
 @router.get("", response_model=PromptList)
-async def list_prompts(user: Reader, client: ClientDep, state: str = Query("pending", pattern="^pending$"),
+async def list_prompts(request: Request, user: Reader, client: ClientDep,
+                       state: str = Query("pending", pattern="^pending$"),
                        page_size: int = Query(100, ge=1, le=1000), page_token: str | None = None) -> PromptList:
-    """Every pending prompt: id, container, playbook, role, message, options, deadline, time left."""
+    """Every pending prompt: id, container, playbook, role, message, options, deadline, time left. The first
+    page also carries the prompts opened in the last minutes that the visibility index does not list yet (from
+    the prompt board, `workflows.board`); a prompt closed meanwhile is left out even while the index lags."""
     found, next_token = await visibility_page(client, pending_prompts(), page_size, page_token)
     now = datetime.now(UTC)
     rows = [p for wf in found for p in await _pending(wf, user, now)]
+    board = await fresh_prompts(client, request.app.state.settings.playbook_task_queue)
+    if board is not None:  # what visibility does not show yet (or still shows after the prompt closed)
+        gone = set(board.closed)
+        if page_token is None:  # the first page leads with the fresh prompts not listed yet
+            listed = {p.id for p in rows}
+            rows = [_row(p, user, now) for p in board.opened if p.id not in listed and p.id not in gone] + \
+                [p for p in rows if p.id not in gone]
+        else:  # later pages leave out what the first page showed from the board
+            shown = {p.id for p in board.opened}
+            rows = [p for p in rows if p.id not in gone and p.id not in shown]
     return PromptList(count=len(rows), data=rows, next_page_token=next_token)
+
+
+def _row(prompt: Prompt, user: User, now: datetime) -> PendingPrompt:
+    return PendingPrompt(**dict(prompt), can_respond=user.has_role(prompt.role),
+                         time_left_s=max(0.0, round((prompt.deadline - now).total_seconds(), 1)))
 
 
 @router.post("/{prompt_id}/response", response_model=PromptAck,

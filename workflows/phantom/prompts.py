@@ -35,8 +35,10 @@ from workflows.phantom.safety import Chain, authorizations, prompt_targets, show
 with workflow.unsafe.imports_passed_through():
     from core.approvals import AuthorizedAction
     from core.models import ActionRecord, Prompt, Target
+    from workflows import board
     from workflows.ids import prompt_id
     from workflows.prompts import fmt_wait
+    from workflows.versions import PROMPT_BOARD
 
 SUBMIT = "Submit"
 NO_ANSWER = "no answer: the playbook's callback runs with success=False"
@@ -182,6 +184,7 @@ class PromptsMixin(EngineBase):
         waited = (workflow.now() - now).total_seconds()
         self._desk.close(p, expired=timed_out or p.response is None)
         self._stage(awaiting_prompt=False, prompts_closed=[pid])
+        await board.publish([], [pid] if self.inp.version >= PROMPT_BOARD else [])
         self.staged()
         r = p.response
         answer = (r.comment if q.free_text else r.option) if r is not None else None
