@@ -47,6 +47,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-server-config", action="store_true",
                     help="dev server without the priority/fairness dynamic config (investigation only)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (process logs, SQLite file)")
+    ap.add_argument("--no-reminders", action="store_true",
+                    help="prompts send no reminders (SOAR_PROMPT_REMINDERS=[]): only the deadline wakes a waiting run")
     a = ap.parse_args(argv)
     if a.quick:
         a.n, a.alerts, a.decisions, a.waiting = min(a.n, 60), min(a.alerts, 10), min(a.decisions, 10), \
@@ -102,7 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     a = parse(argv)
     t0 = time.monotonic()
-    stack = Stack(keep=a.keep, profile=a.profile, variant=a.worker_variant, server_config=not a.no_server_config)
+    stack = Stack(keep=a.keep, profile=a.profile, variant=a.worker_variant, server_config=not a.no_server_config,
+                  extra_env={"SOAR_PROMPT_REMINDERS": "[]"} if a.no_reminders else None)
     print(f"[bench] starting the stack in {stack.dir} ...", file=sys.stderr, flush=True)
     try:
         stack.start()

@@ -31,6 +31,8 @@ BASELINE_QUEUE = "bench-baseline"
 RL_ASSET = "virustotal_rl"          # rate_limit 60/min
 RL_CACHED_ASSET = "virustotal_rl_cached"  # rate_limit 60/min + cache_ttl_s
 RL_PER_MINUTE = 60
+QUOTA_ASSET = "virustotal_4pm"  # the brief's VirusTotal public tier: 4 requests per minute
+QUOTA_PER_MINUTE = 4
 
 
 def free_port() -> int:
@@ -141,10 +143,11 @@ class Stack:
     """Start/stop the whole system; knows its addresses, files and process ids."""
 
     def __init__(self, keep: bool = False, profile: bool = False, variant: str | None = None,
-                 server_config: bool = True) -> None:
+                 server_config: bool = True, extra_env: dict[str, str] | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="soar-bench-"))
         self.keep, self.profile, self.variant = keep, profile, variant
         self.server_config = server_config  # False: the dev server without SERVER_DYNAMIC_CONFIG (A/B only)
+        self.extra_env = extra_env or {}  # SOAR_* settings of the worker and API for this run
         self.temporal_port, self.sim_port, self.api_port = free_port(), free_port(), free_port()
         self.procs: dict[str, Proc] = {}
 
@@ -175,9 +178,11 @@ class Stack:
             "SOAR_DEV_MODE": "1",  # the demo tokens (bench/common.py), as `soar dev` accepts them
             "SOAR_PLAYBOOK_TASK_QUEUE": PLAYBOOK_QUEUE,
             "SOAR_DATA_DIR": str(self.dir / "data"),
+            "SOAR_PHANTOM_PLAYBOOKS_DIR": str(ROOT / "bench" / "phantom"),  # the bench-only playbooks
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
         })
+        env.update(self.extra_env)
         return env
 
     @property
@@ -197,6 +202,8 @@ class Stack:
         assets.append({**vt, "asset_name": RL_ASSET, "configuration": limited})
         assets.append({**vt, "asset_name": RL_CACHED_ASSET,
                        "configuration": {**limited, "cache_ttl_s": cache_ttl_s}})
+        assets.append({**vt, "asset_name": QUOTA_ASSET,
+                       "configuration": {**limited, "max_requests_per_minute": QUOTA_PER_MINUTE}})
         self.assets_file.write_text(json.dumps(assets, indent=2))
 
     def start(self) -> Stack:

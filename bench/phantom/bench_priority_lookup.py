@@ -1,0 +1,10 @@
+"""Bench only (scenario 7): look up the container's source IP on the VirusTotal asset limited to 4 per minute."""
+import phantom.rules as phantom
+
+
+def on_start(container):
+    success, message, artifacts = phantom.get_artifacts(container_id=container["id"], full_data=True)
+    ips = [a["cef"]["sourceAddress"] for a in artifacts if a.get("cef", {}).get("sourceAddress")]
+    if ips:
+        phantom.act("ip reputation", parameters=[{"ip": ip} for ip in ips], assets=["virustotal_4pm"],
+                    name="quota_lookup")
