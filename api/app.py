@@ -15,7 +15,7 @@ from api.temporal_client import LazyClient
 from core.config.triggers import TriggerFile
 from core.config.users import load_users
 from core.settings import Settings, get_settings
-from workflows.registry import PLAYBOOKS
+from workflows.registry import PLAYBOOKS, load_phantom_playbooks
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
@@ -32,6 +32,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     # Users are checked at start: a public demo token outside dev mode stops the API (ConfigError).
     app.state.users = load_users(settings.users_file, dev_mode=settings.dev_mode)
     app.state.temporal = LazyClient(settings, client)
+    # The Phantom playbooks of this deployment's directory (a broken file stops the API as it stops the
+    # worker: file, line and fix), so triggers, the catalogue and /rest/playbook_run know their names.
+    load_phantom_playbooks(settings)
     app.state.triggers = TriggerFile(settings.triggers_file, PLAYBOOKS.keys())
     app.state.outcomes = OutcomeCache()
     app.state.prometheus_refresh = PrometheusRefresh()
