@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionAsyncIterator, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.aside import StoredAside, fit
+from core.blobs import BlobStore
 from core.config.triggers import TriggerFile
 from core.models import Artifact, Container, Sensitivity, Severity
 from core.prometheus import observe_ingest
@@ -58,6 +60,9 @@ class Accepted(BaseModel):
     artifacts_added: int = Field(description="Artifacts new to the container (all of them for a new container)")
     reopened: bool = False
     notes: list[str] = Field(default_factory=list)
+    stored_aside: list[StoredAside] = Field(default_factory=list,
+                                            description="What did not fit the container's payload budget: kept "
+                                                        "outside workflow history, readable at `url`")
 
 
 class Page(BaseModel, Generic[T]):
@@ -103,9 +108,12 @@ def _remember(number: int, container_id: str) -> None:
 
 
 async def ingest(request: Request, client: Client, container: Container, source: str,
-                 notes: list[str] | None = None, automate: bool = True) -> Accepted:
+                 notes: list[str] | None = None, automate: bool = True,
+                 aside: list[Artifact] | None = None) -> Accepted:
     """Start (or find) the container and say which playbooks its triggers start.
 
+    What does not fit the payload budget (oversize values, the last artifacts, and `aside`: artifacts a parser
+    set aside) is stored outside history first (`api/aside.py`) and listed in the answer.
     `automate=False` (Splunk's `run_automation: false`) creates it without running playbooks; the artifact that
     comes with `run_automation: true` runs them (`POST /rest/artifact`).
     """
@@ -114,6 +122,13 @@ async def ingest(request: Request, client: Client, container: Container, source:
         raise HTTPException(422, f"artifacts: {len(container.artifacts)} given; the limit is "
                                  f"{settings.api_max_artifacts} per container. Split the alert or raise "
                                  "SOAR_API_MAX_ARTIFACTS")
+    notes = list(notes or [])
+    try:
+        stored = fit(container, notes, BlobStore(settings.data_dir / "blobs"), settings.container_budget_bytes,
+                     aside)
+    except OSError as e:
+        raise HTTPException(503, f"cannot store what does not fit the container's history ({e.strerror}); check "
+                                 "SOAR_DATA_DIR is writable. Nothing was created; retry after fixing it") from None
     assign_id(container)
     who = getattr(getattr(request.state, "user", None), "name", "unknown")
     for a in container.artifacts:
@@ -128,8 +143,7 @@ async def ingest(request: Request, client: Client, container: Container, source:
                     playbooks=res.playbooks if res.duplicate else playbooks,
                     url=f"/api/v1/containers/{res.container_id}", artifacts=len(container.artifacts),
                     artifacts_added=res.artifacts_added if res.duplicate else len(container.artifacts),
-                    reopened=res.reopened,
-                    notes=notes or [])
+                    reopened=res.reopened, notes=notes, stored_aside=stored)
 
 
 def container_handle(client: Client, container_id: str) -> WorkflowHandle[ContainerWorkflow, ContainerView]:

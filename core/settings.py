@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_max_body_bytes: int = 10 * 1024 * 1024
     api_max_artifacts: int = 1000
+    container_budget_bytes: int = Field(default=256 * 1024, ge=16 * 1024, le=1536 * 1024,
+                                        description="A new container's serialised size in history; the rest is "
+                                                    "stored aside (GET /api/v1/blobs/<sha256>)")
     api_url: str = "http://127.0.0.1:8000"
     api_token: SecretStr | None = None  # used by the CLI's analyst commands
 

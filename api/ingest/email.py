@@ -274,7 +274,7 @@ def _parse(raw: bytes, store_dir: Path, *, max_urls: int, max_attachments: int, 
         raw_ref=str(path),
         raw_sha256=sha,
     )
-    return fit_budget(container, notes.as_list())
+    return fit_budget(container, notes.as_list(), aside=arts.aside)
 
 
 def source_identifier(message_id: str, sha: str) -> str:

@@ -25,7 +25,7 @@ async def ingest_splunk(request: Request, user: WebhookIngester, client: ClientD
         parsed = parse_splunk_body(raw, max_artifacts=request.app.state.settings.api_max_artifacts)
     except IngestError as e:
         raise HTTPException(422, f"{e.field}: {e.message}") from None
-    return await ingest(request, client, parsed.container, "splunk", parsed.notes)
+    return await ingest(request, client, parsed.container, "splunk", parsed.notes, aside=parsed.aside)
 
 
 @router.post("/email", status_code=202, response_model=Accepted,
@@ -48,4 +48,4 @@ async def ingest_email(request: Request, user: Ingester, client: ClientDep) -> A
     except OSError as e:
         raise HTTPException(503, f"cannot store the raw message ({e.strerror}); check SOAR_DATA_DIR is "
                                  "writable. Nothing was created; retry after fixing it") from None
-    return await ingest(request, client, parsed.container, "email", parsed.notes)
+    return await ingest(request, client, parsed.container, "email", parsed.notes, aside=parsed.aside)

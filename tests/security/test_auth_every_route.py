@@ -27,7 +27,7 @@ PREFLIGHT = {("OPTIONS", "/codec/encode"), ("OPTIONS", "/codec/decode")}
 QUERY_TOKEN_OK = {("POST", "/api/v1/ingest/splunk")}
 
 SAMPLE_PARAMS = {"container_id": "SOAR-AAAAAAAAAAAA", "prompt_id": "SOAR-AAAAAAAAAAAA.phishing_triage_automation.1",
-                 "name": "virustotal", "ident": "1234", "run_id": "1234"}
+                 "name": "virustotal", "ident": "1234", "run_id": "1234", "sha256": "0" * 64}
 
 INGEST = [("POST", "/api/v1/containers"), ("POST", "/api/v1/ingest/splunk"), ("POST", "/api/v1/ingest/email"),
           ("POST", "/rest/container"), ("POST", "/rest/artifact")]
@@ -35,7 +35,8 @@ READ = [("GET", "/api/v1/containers"), ("GET", "/api/v1/containers/{container_id
         ("GET", "/api/v1/containers/{container_id}/report"), ("GET", "/api/v1/prompts"),
         ("GET", "/api/v1/playbooks"), ("GET", "/api/v1/assets"), ("GET", "/api/v1/metrics/automation"),
         ("GET", "/rest/playbook_run"), ("GET", "/rest/playbook_run/{run_id}"), ("GET", "/rest/container/{ident}"),
-        ("GET", "/rest/container/{ident}/artifacts"), ("GET", "/rest/artifact"), ("GET", "/metrics")]
+        ("GET", "/rest/container/{ident}/artifacts"), ("GET", "/rest/artifact"), ("GET", "/metrics"),
+        ("GET", "/api/v1/blobs/{sha256}")]
 ANALYST = [("POST", "/api/v1/containers/{container_id}/comments"), ("PATCH", "/api/v1/containers/{container_id}"),
            ("POST", "/api/v1/containers/{container_id}/artifacts"),
            ("POST", "/api/v1/containers/{container_id}/playbooks"), ("POST", "/api/v1/assets/{name}/test"),
