@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     assets_file: Path = ROOT / "config" / "assets.json"
     triggers_file: Path = ROOT / "config" / "triggers.json"
     users_file: Path = ROOT / "config" / "users.json"
+    guardrails_file: Path | None = Field(default=None, description="Default: config/guardrails.json if present")
 
     # Local state (dev server SQLite, raw emails)
     data_dir: Path = ROOT / ".data"
