@@ -8,6 +8,7 @@ the parser hands it. The last test runs the real API: the route passes the guard
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,10 @@ async def test_the_route_passes_the_guardrails_files_relays(dev_env, task_queue,
         with run_api(settings, dev_env.client) as base:
             async with http(base) as api:
                 sent = {}
-                for name, raw in (("real", EML), ("forged", with_bottom_hop(EML, FORGED))):
+                # A header of this run's own: the same bytes would be a duplicate of another test's container
+                # (content decides), whose workflow lives on a task queue no worker serves any more.
+                unique = f"X-Test-Run: {uuid.uuid4()}\n".encode()
+                for name, raw in (("real", unique + EML), ("forged", unique + with_bottom_hop(EML, FORGED))):
                     r = await api.post("/api/v1/ingest/email", content=raw,
                                        headers={**auth("automation"), "content-type": "message/rfc822"})
                     assert r.status_code == 202, r.text
