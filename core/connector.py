@@ -13,17 +13,21 @@ Nothing here imports a connector: the entry points (worker, CLI, API) discover t
 
 from __future__ import annotations
 
+import base64
 import inspect
+import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import ModuleType
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+from urllib.parse import quote, quote_plus
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from core.errors import ApprovalRequired, ConfigError, InvalidParameter
+from core.guardrails import Guardrails
 from core.models import ActionInput, ActionResult
 
 DEFAULT_ACTION_TIMEOUT = timedelta(seconds=60)
@@ -57,6 +61,16 @@ class ConnectorConfig(BaseModel):
                                description="Who approves this asset's high-impact actions a playbook did not ask about")
     cache_ttl_s: float = Field(default=0.0, ge=0, le=86_400,
                                description="Cache read-only results this long (per worker process); 0 = off")
+    guardrails: Guardrails | None = Field(default=None, description="Guardrails added for this asset's actions "
+                                                                    "(lists add to the file's; see README)")
+
+    @field_validator("guardrails")
+    @classmethod
+    def _asset_guardrails(cls, v: Guardrails | None) -> Guardrails | None:
+        if v is not None and "trusted_relays" in v.model_fields_set:
+            raise ValueError("trusted_relays are read by the e-mail ingestion, from the guardrails file only; "
+                             "move them to config/guardrails.json")
+        return v
 
 
 def accepted_keys(model: type[BaseModel]) -> set[str]:
@@ -137,6 +151,7 @@ class ActionContext(Generic[ConfigT, ClientT]):
     container_id: str | None = None
     correlation_id: str | None = None
     heartbeat: Callable[..., None] = _no_heartbeat
+    guardrails: Guardrails = field(default_factory=Guardrails)  # the asset's rules, for checks after a read
 
 
 ActionFn = Callable[[ActionContext[Any, Any], Any], Awaitable[ActionResult]]
@@ -292,14 +307,38 @@ class Connector(Generic[ConfigT, ClientT]):
         return spec
 
 
+MIN_SECRET_LEN = 4  # shorter values would scrub ordinary words
+
+
+def secret_forms(value: str) -> set[str]:
+    """`value` as a vendor may echo it: raw, URL-encoded (form or query), JSON-escaped and base64."""
+    if len(value) < MIN_SECRET_LEN:
+        return set()
+    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1],
+             json.dumps(value)[1:-1].replace("/", "\\/"), base64.b64encode(value.encode()).decode()}
+    return {f for f in forms if len(f) >= MIN_SECRET_LEN}
+
+
+def scrub_values(text: str, forms: Iterable[str]) -> str:
+    """Replace each of `forms` (longest first) in `text` with `***`."""
+    for f in sorted(forms, key=len, reverse=True):
+        text = text.replace(f, "***")
+    return text
+
+
 def scrub(text: str, asset: AssetConfig | None) -> str:
-    """Replace every secret value of the asset in `text` with `***`."""
+    """Replace every secret value of the asset (in every form `secret_forms` knows) in `text` with `***`."""
     if asset is None:
         return text
-    for s in sorted(asset.secrets, key=len, reverse=True):
-        if len(s) >= 4:
-            text = text.replace(s, "***")
-    return text
+    return scrub_values(text, {f for s in asset.secrets for f in secret_forms(s)})
+
+
+@runtime_checkable
+class ScrubsSecrets(Protocol):
+    """A client that removes secrets from the errors it raises (`activities._http.VendorClient`)."""
+
+    def scrub_secrets(self, values: Iterable[str]) -> None:
+        """Add the asset's secret values (`AssetConfig.secrets`) to what the client scrubs."""
 
 
 def is_high_impact(spec: ActionSpec, asset: AssetConfig) -> bool:
@@ -359,23 +398,29 @@ def no_authority(spec: ActionSpec, params: BaseModel) -> None:
 
 async def execute(connector: Connector[Any, Any], spec: ActionSpec, inp: ActionInput, asset: AssetConfig,
                   client: Closeable, heartbeat: Callable[..., None] | None = None,
-                  authorize: Authorize = no_authority) -> ActionResult:
-    """Run one action: check the asset, validate parameters, enforce approval, call the connector.
+                  authorize: Authorize = no_authority, guard: Guardrails | None = None) -> ActionResult:
+    """Run one action: check the asset, validate parameters, apply guardrails, enforce approval, call it.
 
-    For a high-impact action `authorize(spec, params)` must pass: it verifies the signed approval against
-    this action, target and container (`core.approvals.check_action`) and raises otherwise.
+    Every action that is not read-only passes `guard.check(spec, asset, params)` first (None: the built-in
+    rules, so no caller runs without guardrails); the action itself gets the asset's rules as
+    `ctx.guardrails` for the checks that need a read. For a high-impact action `authorize(spec, params)` must
+    then pass: it verifies the signed approval against this action, target and container
+    (`core.approvals.check_action`) and raises otherwise.
 
     Raises:
-        InvalidParameter, ApprovalRequired, ApprovalInvalid, ConfigError, or a ConnectorError.
+        InvalidParameter, GuardrailRefused, ApprovalRequired, ApprovalInvalid, ConfigError, or a ConnectorError.
     """
     if asset.connector != connector.name:
         raise ConfigError("assets", f"asset '{asset.asset_name}'", "app",
                           f"asset is a {asset.app} asset, not {connector.app}",
                           f"run {connector.title} actions on a {connector.app} asset")
     params = parse_params(spec, inp.params)
+    rails = guard or Guardrails()
+    if not spec.read_only:
+        rails.check(spec, asset, params)
     if is_high_impact(spec, asset):
         authorize(spec, params)
     ctx: ActionContext[Any, Any] = ActionContext(
         asset=asset, config=asset.settings, client=client, container_id=inp.container_id,
-        correlation_id=inp.correlation_id, heartbeat=heartbeat or _no_heartbeat)
+        correlation_id=inp.correlation_id, heartbeat=heartbeat or _no_heartbeat, guardrails=rails.for_asset(asset))
     return await spec.fn(ctx, params)

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     dev_mode: bool = Field(default=False, description="Accept the public demo tokens (soar dev sets it)")
     phantom_playbooks_dir: Path = Field(default=ROOT / "playbooks" / "phantom",
                                         description="Phantom-format playbooks (<name>.py + optional <name>.json)")
+    guardrails_file: Path | None = Field(default=None, description="Default: config/guardrails.json if present")
 
     # Local state (dev server SQLite, raw emails)
     data_dir: Path = ROOT / ".data"

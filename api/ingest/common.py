@@ -152,8 +152,10 @@ class Artifacts:
         self.bytes_left = budget * 3 // 4
         self.aside: list[Artifact] = []  # beyond the byte budget: stored outside history, not dropped
 
-    def add(self, name: str, type_: str, cef: dict[str, Any]) -> bool:
+    def add(self, name: str, type_: str, cef: dict[str, Any], provenance: str | None = None) -> bool:
         """Add an artifact unless it duplicates one already added; False when it was not added.
+
+        `provenance` says where in the alert the values were found (`Artifact.provenance`).
 
         A value the CEF validators reject is not added either (and noted): the parsers validate first, so
         this is the last line of defence, not the normal path.
@@ -167,7 +169,8 @@ class Artifacts:
             self.dropped += 1
             return False
         try:
-            art = Artifact(name=name, label=self.label, type=type_, cef=cef, severity=self.severity)
+            art = Artifact(name=name, label=self.label, type=type_, cef=cef, severity=self.severity,
+                           provenance=provenance)
         except ValueError as e:
             self.notes.add(f"{name}: artifact skipped: {e}")
             return False

@@ -34,6 +34,7 @@ async def ingest_splunk(request: Request, user: WebhookIngester, client: ClientD
 async def ingest_email(request: Request, user: Ingester, client: ClientDep) -> Accepted:
     """A raw RFC 822 message reported as phishing. The raw message is kept outside workflow history."""
     from api.ingest import IngestError, parse_email
+    from core.guardrails import trusted_relays
 
     raw = await request.body()
     if not raw:
@@ -42,7 +43,8 @@ async def ingest_email(request: Request, user: Ingester, client: ClientDep) -> A
     try:
         # CPU-bound on hostile bodies and fsyncs the raw message: keep it off the event loop.
         parsed = await asyncio.to_thread(parse_email, raw, store_dir=settings.data_dir / "emails",
-                                         max_artifacts=settings.api_max_artifacts)
+                                         max_artifacts=settings.api_max_artifacts,
+                                         trusted_relays=trusted_relays(settings.guardrails_file))
     except IngestError as e:
         raise HTTPException(422, f"{e.field}: {e.message}") from None
     except OSError as e:

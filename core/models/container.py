@@ -56,6 +56,12 @@ class Artifact(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     added_by: str | None = Field(default=None, max_length=256,
                                  description="Who added it: the ingesting user, an analyst or a playbook")
+    # Where in a parsed alert the values came from, set by the e-mail parser: `received_header` (a Received
+    # hop: the sender can forge it), `received_header_trusted` (a hop our own relays added), `originating_ip_header`
+    # (X-Originating-IP), `sender`, `body`, `url` (derived from a URL), `attachment`. None: not parsed by us
+    # (webhook, API, Splunk REST). Response actions on `received_header` values need an approval.
+    provenance: str | None = Field(default=None, max_length=64, pattern=r"^[a-z_]+$",
+                                   description="Where the e-mail parser found the values (see the model)")
 
     @field_validator("cef")
     @classmethod

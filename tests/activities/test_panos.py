@@ -113,11 +113,12 @@ async def test_block_twice_no_duplicate_and_no_second_commit(act: Act, sim: Any)
 
 
 async def test_block_cidr_and_ipv6(act: Act, sim: Any) -> None:
-    await act("block ip", {"ip": "10.20.0.5/16"})
+    # A public /24 (a private /16 is refused by the guardrails: tests/activities/test_guardrails_actions.py).
+    await act("block ip", {"ip": "198.51.100.5/24"})
     r = await act("block ip", {"ip": "2001:DB8::1"})
     assert r.data[0]["address_name"] == "2001-db8--1 Added By SOAR"
-    assert pan(sim)["blocked_ips"] == ["10.20.0.0/16", "2001:db8::1"]
-    assert "10.20.0.0 mask 16 Added By SOAR" in names(vsys(sim), "address/entry")
+    assert pan(sim)["blocked_ips"] == ["198.51.100.0/24", "2001:db8::1"]
+    assert "198.51.100.0 mask 24 Added By SOAR" in names(vsys(sim), "address/entry")
 
 
 async def test_unblock_ip(act: Act, sim: Any) -> None:

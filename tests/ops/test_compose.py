@@ -218,6 +218,24 @@ def test_ui_codec_endpoint_comes_from_env() -> None:
     assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
 
 
+def test_ui_is_read_only_for_workflow_actions() -> None:
+    env = environment(SERVICES["temporal-ui"])
+    # The switch the UI server enforces (405 on every non-GET it proxies, queries excepted) ...
+    assert env["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    # ... and the per-action ones that hide the buttons (temporalio/ui v2.49.1 server/config/docker.yaml).
+    for action in ("WORKFLOW_TERMINATE", "WORKFLOW_CANCEL", "WORKFLOW_SIGNAL", "WORKFLOW_UPDATE", "WORKFLOW_RESET",
+                   "WORKFLOW_PAUSE", "BATCH_ACTIONS", "START_WORKFLOW", "ACTIVITY_COMMANDS"):
+        assert env[f"TEMPORAL_{action}_DISABLED"] == "true", action
+    assert SERVICES["temporal-ui"]["image"] == "temporalio/ui:2.49.1", "re-check the switch names for a new UI"
+
+
+def test_apps_read_the_guardrails_file_from_the_mounted_config() -> None:
+    for app in ("worker", "api"):
+        path = environment(SERVICES[app])["SOAR_GUARDRAILS_FILE"]
+        assert path == "/app/config/guardrails.json", app
+    assert (ROOT / "config" / "guardrails.json").is_file()
+
+
 def test_dynamic_config_is_mounted_and_valid() -> None:
     env = environment(SERVICES["temporal"])
     target = ":/etc/temporal/config/dynamicconfig:ro"
