@@ -418,7 +418,7 @@ async def execute(connector: Connector[Any, Any], spec: ActionSpec, inp: ActionI
     rails = guard or Guardrails()
     if not spec.read_only:
         rails.check(spec, asset, params)
-    if is_high_impact(spec, asset):
+    if is_high_impact(spec, asset) or inp.require_approval:
         authorize(spec, params)
     ctx: ActionContext[Any, Any] = ActionContext(
         asset=asset, config=asset.settings, client=client, container_id=inp.container_id,

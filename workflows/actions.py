@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from core.approvals import SignedApproval
     from core.cef import defang
     from core.connector import ActionSpec, raw_target, snake
-    from core.models import ActionInput, ActionResult, AssetRoute
+    from core.models import ActionInput, ActionResult, AssetRoute, Container
     from core.temporal import CONNECTOR_RETRY
 
 ACTION_HEARTBEAT = timedelta(seconds=10)  # the activity wrapper beats every 2 s
@@ -107,10 +107,26 @@ def resolve(routes: dict[str, AssetRoute], asset: str, action: str, params: dict
 
 
 Approvals = SignedApproval | list[SignedApproval] | None
+# Where a value came from (`Artifact.provenance`) when its sender can write it: an e-mail's Received: hop that
+# no relay of ours recorded. A forged bottom hop is how a phisher gets a victim to block a partner's IP.
+SENDER_WRITTEN = frozenset({"received_header"})
+
+
+def untrusted_origin(ra: ResolvedAction, container: Container) -> str | None:
+    """Why this side-effecting action needs an analyst's approval although its asset does not mark it high
+    impact, or None: its target appears in the container only in values the alert's sender could forge."""
+    if ra.spec is None or ra.spec.read_only or ra.high_impact or not ra.target:
+        return None
+    origins = container.origins(ra.target)
+    if origins and origins <= SENDER_WRITTEN:
+        return (f"{ra.target} comes only from a Received: header of the reported e-mail that none of our relays "
+                "recorded, which the sender can forge")
+    return None
 
 
 async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: str, approval: Approvals = None,
-                     label: str | None = None, priority: Priority | None = None) -> ActionResult:
+                     label: str | None = None, priority: Priority | None = None,
+                     require_approval: bool = False) -> ActionResult:
     """Run a resolved action as an activity on its asset's queue.
 
     A failure after the connector's retry policy gives a `failed` result, never an exception, so the
@@ -118,14 +134,16 @@ async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: s
     once, with the loader's reason. `approval` is one signed approval, or several (a quorum).
     """
     result, _ = await run_action_typed(ra, container_id=container_id, correlation_id=correlation_id,
-                                       approval=approval, label=label, priority=priority)
+                                       approval=approval, label=label, priority=priority,
+                                       require_approval=require_approval)
     return result
 
 
 async def run_action_typed(ra: ResolvedAction, *, container_id: str, correlation_id: str, approval: Approvals = None,
-                           label: str | None = None, priority: Priority | None = None,
+                           label: str | None = None, priority: Priority | None = None, require_approval: bool = False,
                            ) -> tuple[ActionResult, str | None]:
-    """`run_action`, plus the error type of a failure (`ApprovalInvalid`, `GuardrailRefused`, ...)."""
+    """`run_action`, plus the error type of a failure (`ApprovalInvalid`, `GuardrailRefused`, ...).
+    `require_approval` has the activity verify the approval as for a high-impact action."""
     approvals = approval if isinstance(approval, list) else [approval] if approval is not None else []
     if ra.route.unavailable is not None or ra.spec is None:
         reason = ra.route.unavailable or f"asset {ra.route.asset} has no connector"
@@ -138,7 +156,8 @@ async def run_action_typed(ra: ResolvedAction, *, container_id: str, correlation
         result: ActionResult = await workflow.execute_activity(
             ra.activity,
             ActionInput(asset=ra.route.asset, params=ra.params, approval=approvals[0] if approvals else None,
-                        approvals=approvals[1:], container_id=container_id, correlation_id=correlation_id),
+                        approvals=approvals[1:], container_id=container_id, correlation_id=correlation_id,
+                        require_approval=require_approval),
             task_queue=ra.route.task_queue,
             start_to_close_timeout=ra.spec.timeout,
             schedule_to_close_timeout=ra.spec.budget,

@@ -53,12 +53,13 @@ with workflow.unsafe.imports_passed_through():
         Target,
     )
     from core.temporal import SA_STATUS
-    from workflows.actions import resolve, run_action_typed
+    from workflows.actions import ResolvedAction, resolve, run_action_typed, untrusted_origin
     from workflows.ids import playbook_search_attributes, playbook_workflow_id, prompt_id
     from workflows.prompts import PromptDesk, fmt_wait
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 AUDITED_ERRORS = ("ApprovalInvalid", "ApprovalRequired", "GuardrailRefused")
+APPROVE, DENY = "Approve", "Deny"
 
 
 @dataclass(frozen=True)
@@ -208,12 +209,21 @@ class Playbook:
             ApplicationError: an unknown asset, action or parameter (fails the run: a playbook bug).
         """
         ra = resolve(self.inp.routes, asset, action, params)
+        why = untrusted_origin(ra, self.inp.container)
+        if why and workflow.patched("sender-written-targets-need-approval"):
+            if approval is None:  # the playbook did not ask: ask now, for exactly this action and target
+                approval = await self._confirm(ra, why)
+                if approval.option != APPROVE:
+                    return self._not_run(ra, approval, why)
+        else:
+            why = None
         self._index += 1
         idx = self._index
         started = workflow.now()
         signed = approval.signed if isinstance(approval, Decision) else approval
         result, error = await run_action_typed(ra, container_id=self.container_id, approval=signed,
-                                               correlation_id=f"{workflow.info().workflow_id}#{idx}")
+                                               correlation_id=f"{workflow.info().workflow_id}#{idx}",
+                                               require_approval=why is not None)
         if error in AUDITED_ERRORS:
             kind = AuditKind.GUARDRAIL_REFUSED if error == "GuardrailRefused" else AuditKind.APPROVAL_INVALID
             self._pending.audit.append(AuditEvent(
@@ -225,6 +235,29 @@ class Playbook:
             status=result.status, message=result.message[:300], summary=result.summary,
         ))
         return result
+
+    async def _confirm(self, ra: ResolvedAction, why: str) -> Decision:
+        """Approve/Deny for exactly `ra` on its target, to the asset's approver role (Deny on timeout)."""
+        grant = [AuthorizedAction(action=ra.action, target=ra.target, connector=ra.route.connector)]
+        return await self.prompt(
+            role=ra.route.approver_role, options=[APPROVE, DENY], on_timeout=DENY,
+            message=f"{self.meta.title} asks to run {ra.title} on {ra.target}: {why}. Approve?",
+            authorizes={APPROVE: grant, DENY: []},
+            targets=[Target(kind=ra.spec.target if ra.spec and ra.spec.target else "target", value=ra.target,
+                            source=self.inp.container.provenance(ra.target))],
+            next_steps={APPROVE: f"{ra.title} will run on {ra.target}", DENY: f"{ra.title} is not run"})
+
+    def _not_run(self, ra: ResolvedAction, d: Decision, why: str) -> ActionResult:
+        """The result (and report line) of an action an analyst did not approve."""
+        who = "no answer in time (default Deny)" if d.timed_out else f"{d.responder} chose {d.option}"
+        message = f"Not run: {why}; {who}"
+        self.comment(f"{ra.title} on {ra.target} was not run: {who}.")
+        self._index += 1
+        self._records.append(ActionRecord(
+            index=self._index, action=ra.action, connector=ra.route.connector, title=ra.route.title,
+            asset=ra.route.asset, target=ra.target, started=workflow.now(), duration_s=0.0, status="skipped",
+            message=message[:300]))
+        return ActionResult(status="failed", message=message[:500])
 
     # ---- analyst prompts ----------------------------------------------------------------------------
     async def prompt(self, *, role: str, message: str, options: list[str], on_timeout: str,

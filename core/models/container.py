@@ -146,6 +146,11 @@ class Container(BaseModel):
                 return f'artifact {i} "{a.name}"{by}'
         return "not in the artifacts"
 
+    def origins(self, value: str) -> set[str]:
+        """The provenances of the artifacts holding `value` ('' for an artifact that has none)."""
+        return {a.provenance or "" for a in self.artifacts
+                if value in (v for v in a.cef.values() if isinstance(v, str))}
+
     def indicators(self, kind: str) -> list[str]:
         """Distinct indicators of a kind (`url`, `hash`, `ip`, `domain`, `host`, `user`, `email`), in order."""
         seen: dict[str, None] = {}
