@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from core.connector import scrub_values, secret_forms
 from core.errors import (
     AuthError,
     NotFound,
@@ -35,6 +34,7 @@ from core.errors import (
     VendorUnavailable,
     snippet,
 )
+from core.redaction import scrub_values, secret_forms
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_RETRY_AFTER_S = 3600.0

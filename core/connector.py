@@ -13,18 +13,15 @@ Nothing here imports a connector: the entry points (worker, CLI, API) discover t
 
 from __future__ import annotations
 
-import base64
 import inspect
-import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import ModuleType
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
-from urllib.parse import quote, quote_plus
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.errors import ApprovalRequired, ConfigError, InvalidParameter
 from core.guardrails import Guardrails
@@ -83,19 +80,6 @@ def accepted_keys(model: type[BaseModel]) -> set[str]:
             out.add(alias)
         elif isinstance(alias, AliasChoices):
             out.update(c for c in alias.choices if isinstance(c, str))
-    return out
-
-
-def secret_fields(model: type[BaseModel]) -> set[str]:
-    """Names (and aliases) of the model's `SecretStr` fields."""
-    out: set[str] = set()
-    for name, f in model.model_fields.items():
-        ann = f.annotation
-        if ann is SecretStr or SecretStr in getattr(ann, "__args__", ()):
-            out.add(name)
-            alias = f.validation_alias
-            if isinstance(alias, AliasChoices):
-                out.update(c for c in alias.choices if isinstance(c, str))
     return out
 
 
@@ -305,40 +289,6 @@ class Connector(Generic[ConfigT, ClientT]):
             raise ConfigError(self.app, None, "action", f"unknown action {action_name!r}",
                               f"use one of: {', '.join(sorted(self.actions))}")
         return spec
-
-
-MIN_SECRET_LEN = 4  # shorter values would scrub ordinary words
-
-
-def secret_forms(value: str) -> set[str]:
-    """`value` as a vendor may echo it: raw, URL-encoded (form or query), JSON-escaped and base64."""
-    if len(value) < MIN_SECRET_LEN:
-        return set()
-    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1],
-             json.dumps(value)[1:-1].replace("/", "\\/"), base64.b64encode(value.encode()).decode()}
-    return {f for f in forms if len(f) >= MIN_SECRET_LEN}
-
-
-def scrub_values(text: str, forms: Iterable[str]) -> str:
-    """Replace each of `forms` (longest first) in `text` with `***`."""
-    for f in sorted(forms, key=len, reverse=True):
-        text = text.replace(f, "***")
-    return text
-
-
-def scrub(text: str, asset: AssetConfig | None) -> str:
-    """Replace every secret value of the asset (in every form `secret_forms` knows) in `text` with `***`."""
-    if asset is None:
-        return text
-    return scrub_values(text, {f for s in asset.secrets for f in secret_forms(s)})
-
-
-@runtime_checkable
-class ScrubsSecrets(Protocol):
-    """A client that removes secrets from the errors it raises (`activities._http.VendorClient`)."""
-
-    def scrub_secrets(self, values: Iterable[str]) -> None:
-        """Add the asset's secret values (`AssetConfig.secrets`) to what the client scrubs."""
 
 
 def is_high_impact(spec: ActionSpec, asset: AssetConfig) -> bool:

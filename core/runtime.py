@@ -21,17 +21,16 @@ from core.connector import (
     AssetConfig,
     Closeable,
     Connector,
-    ScrubsSecrets,
     execute,
     is_high_impact,
     quorum_of,
     raw_target,
-    scrub,
     target_of,
 )
 from core.errors import AssetUnavailable, ConfigError, SoarError
 from core.guardrails import Guardrails, load_guardrails
 from core.models import ActionInput, ActionResult, AssetRoute
+from core.redaction import ScrubsSecrets, scrub
 from core.settings import get_settings
 from core.temporal import asset_task_queue
 

@@ -23,8 +23,9 @@ from urllib.parse import unquote, unquote_plus
 from pydantic import ValidationError
 
 from core.config.loading import explain, read_json_list, resolve_reference
-from core.connector import AssetConfig, Connector, accepted_keys, secret_fields
+from core.connector import AssetConfig, Connector, accepted_keys
 from core.errors import ConfigError
+from core.redaction import secret_fields
 
 log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")

@@ -11,7 +11,7 @@ import pytest
 
 from activities import discover_connectors
 from core.config.assets import load_assets, redact_url
-from core.connector import scrub
+from core.redaction import scrub
 
 CONNECTORS = discover_connectors()
 
