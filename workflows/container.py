@@ -17,7 +17,6 @@ with workflow.unsafe.imports_passed_through():
     from core.models import (
         Artifact,
         AuditEvent,
-        Comment,
         ContainerEvent,
         PlaybookInput,
         PlaybookOutcome,
@@ -38,9 +37,11 @@ with workflow.unsafe.imports_passed_through():
         SA_SEVERITY,
         SA_STATUS,
     )
+    from workflows.budget import MAX_ARTIFACTS, add_artifacts, add_comment, artifact_bytes
     from workflows.ids import playbook_search_attributes, playbook_workflow_id
     from workflows.messages import (
         AnalystChange,
+        ChangeAck,
         ContainerInput,
         ContainerState,
         ContainerView,
@@ -53,8 +54,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.registry import PHANTOM_TYPE, PHANTOM_VERSIONS, PLAYBOOK_TYPES
 
-MAX_ARTIFACTS = 5000
-MAX_COMMENTS = 2000
 MAX_AUDIT = 1000
 MAX_PROMPT_EVENTS = 500
 
@@ -73,6 +72,7 @@ class ContainerWorkflow:
         self._close_requested = False
         self._analyst_closed = False
         self._sa: dict[str, object] = {}
+        self._artifact_bytes: int | None = None
         self._matched = inp.state is not None
         self.s: ContainerState | None = inp.state
         if inp.reopen is not None:
@@ -275,26 +275,20 @@ class ContainerWorkflow:
         self._upsert()
 
     def _add_artifacts(self, author: str, artifacts: list[Artifact]) -> list[Artifact]:
-        """Append artifacts (each recording who added it) up to the cap; returns those added."""
+        """Append artifacts (each recording who added it) within the caps (`workflows/budget.py`)."""
         if not artifacts:
             return []
-        c = self.state.container
-        for a in artifacts:
-            a.added_by = a.added_by or author
-        room = max(MAX_ARTIFACTS - len(c.artifacts), 0)
-        c.artifacts.extend(artifacts[:room])
-        if len(artifacts) > room:
-            self._add_comment("system", f"Artifact limit {MAX_ARTIFACTS} reached; "
-                                        f"{len(artifacts) - room} artifacts not added")
-        return artifacts[:room]
+        if self._artifact_bytes is None:
+            self._artifact_bytes = artifact_bytes(self.state.container.artifacts)
+        added, self._artifact_bytes = add_artifacts(self.state, author, artifacts, self._artifact_bytes,
+                                                    self._add_comment)
+        return added
 
     def _add_comment(self, author: str, text: str) -> None:
-        if len(self.state.comments) >= MAX_COMMENTS:
-            return
-        self.state.comments.append(Comment(author=author, text=text[:20_000], time=workflow.now()))
+        add_comment(self.state, author, text, workflow.now())
 
     @workflow.update
-    async def change(self, ch: AnalystChange) -> ContainerView:
+    async def change(self, ch: AnalystChange) -> ChangeAck:
         """An analyst's change: comment, status, severity, owner, disposition, artifacts."""
         ev = ContainerEvent(author=ch.user, comments=[ch.comment] if ch.comment else [], severity=ch.severity,
                             owner=ch.owner, disposition=ch.disposition, artifacts=ch.artifacts)
@@ -307,7 +301,10 @@ class ContainerWorkflow:
             self._analyst_closed = True
             self._close_requested = True
         self._upsert()
-        return self.view()
+        c = self.state.container
+        return ChangeAck(container_id=c.id or "", status=c.status, severity=c.severity, owner=c.owner,
+                         disposition=self.state.disposition, comments=len(self.state.comments),
+                         artifacts=len(c.artifacts))
 
     @change.validator
     def _validate_change(self, ch: AnalystChange) -> None:

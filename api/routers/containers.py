@@ -150,13 +150,16 @@ async def get_container(container_id: str, user: Reader, client: ClientDep) -> C
 
 
 async def _change(client: ClientDep, container_id: str, ch: AnalystChange) -> ContainerView:
+    """Apply the change (its update returns a small acknowledgement: every update result is written to
+    history) and answer with the container as it is now (a query: nothing written)."""
     h = container_handle(client, container_id)
     try:
-        return await h.execute_update(ContainerWorkflow.change, ch)
+        await h.execute_update(ContainerWorkflow.change, ch)
     except WorkflowUpdateFailedError as e:
         raise update_error(e) from None
     except RPCError as e:
         raise rpc_error(e, f"open container {container_id}") from None
+    return await _view(client, container_id)
 
 
 @router.post("/{container_id}/comments", response_model=ContainerView)
