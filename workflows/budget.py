@@ -25,7 +25,7 @@ MAX_COMMENTS = 2000
 COMMENT_CHARS = 20_000
 COMMENTS_CHARS = 400_000
 TRIMMED_CHARS = 300
-ARTIFACTS_BYTES = 1024 * 1024
+ARTIFACTS_BYTES = 512 * 1024  # a playbook's input carries the artifacts: a few children fit one 4 MB task
 TRIM_MARK = " … [shortened: the full text is in this container's workflow history]"
 
 
