@@ -53,28 +53,7 @@ class BlobStore:
             OSError: the store is not writable.
         """
         sha = hashlib.sha256(data).hexdigest()
-        path = self.path(sha)
-        if path.exists():
-            return BlobRef(sha, len(data))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            except OSError:  # no hard links on this file system: exclusive create never overwrites either
-                try:
-                    with open(path, "xb") as f:
-                        f.write(data)
-                except FileExistsError:
-                    pass
-        finally:
-            os.unlink(tmp)
+        write_once(self.path(sha), data)
         return BlobRef(sha, len(data))
 
     def get(self, sha256: str) -> bytes | None:
@@ -87,3 +66,36 @@ class BlobStore:
             return self.path(sha256).read_bytes()
         except FileNotFoundError:
             return None
+
+
+def write_once(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` unless a file is there (never overwritten); True when this call wrote it.
+
+    The bytes go to a temporary file in the same folder (fsynced) that is hard-linked into place, so readers
+    never see a partial file; without hard links, an exclusive create never overwrites either.
+
+    Raises:
+        OSError: the folder is not writable.
+    """
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links on this file system
+            try:
+                with open(path, "xb") as f:
+                    f.write(data)
+            except FileExistsError:
+                return False
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return True

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,6 +47,7 @@ from api.ingest.mime import (
 )
 from api.ingest.params import boundary, content_type, filename
 from api.ingest.urls import text_urls, url_domain, url_ip
+from core.blobs import write_once
 from core.models.container import NAME_MAX, Container, Severity
 
 LABEL = "phishing"
@@ -315,33 +314,12 @@ def _description(summary: dict[str, str], walk: Walk, sha: str) -> str:
 def store_raw(raw: bytes, sha: str, store_dir: Path, notes: Notes) -> Path:
     """Write the raw message to `store_dir/<sha>.eml` once; an existing file is never overwritten.
 
-    The name comes only from the hash, so no header can steer the path. The write goes to a temporary
-    file first and is hard-linked into place, so readers never see a partial file.
+    The name comes only from the hash, so no header can steer the path; `core.blobs.write_once` makes the
+    write atomic. A copy already there is checked against the hash (a mismatch is noted, never replaced).
     """
-    store_dir.mkdir(parents=True, exist_ok=True)
     path = (store_dir / f"{sha}.eml").absolute()
-    if path.exists():
+    if not write_once(path, raw):
         _check_existing(path, sha, notes)
-        return path
-    fd, tmp = tempfile.mkstemp(dir=store_dir, prefix=".incoming-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            _check_existing(path, sha, notes)
-        except OSError:
-            # A file system without hard links: exclusive create still never overwrites.
-            try:
-                with open(path, "xb") as f:
-                    f.write(raw)
-            except FileExistsError:
-                _check_existing(path, sha, notes)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 
