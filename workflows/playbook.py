@@ -284,22 +284,11 @@ class Playbook:
             raise ApplicationError(f"on_timeout {on_timeout!r} is not one of the options", non_retryable=True)
         if self.inp.respond_in_s is not None:
             respond_in = timedelta(seconds=self.inp.respond_in_s)
-        self._index += 1
-        idx = self._index
-        self._prompt_seq += 1
-        pid = prompt_id(self.meta.name, self.container_id, self.inp.suffix, self._prompt_seq)
-        now = workflow.now()
-        p = Prompt(id=pid, container_id=self.container_id, playbook=self.meta.name,
-                   workflow_id=workflow.info().workflow_id, role=role, message=message, options=options,
-                   on_timeout=on_timeout, created=now, deadline=now + respond_in,
-                   authorizes=authorizes or {}, targets=targets or [], started_by=self.inp.run_as,
-                   policy=policy or self._policy(authorizes or {}))
-        self._desk.open(p, next_steps)
-        self._stage(awaiting_prompt=True, prompts_opened=[p])
-        await self.flush()
-        timed_out = await self._desk.wait(p, respond_in)
-        waited = (workflow.now() - now).total_seconds()
-        self._desk.close(p, expired=timed_out or p.response is None)
+        idx, p = self._new_prompt(role=role, message=message, options=options, on_timeout=on_timeout,
+                                  respond_in=respond_in, authorizes=authorizes or {}, targets=targets or [],
+                                  policy=policy or self._policy(authorizes or {}))
+        pid, now = p.id, p.created
+        timed_out, waited = await self._ask(p, respond_in, next_steps)
         if timed_out or p.response is None:
             option, responder, approval = on_timeout, None, None
             self.comment(f"No response from {role} within {fmt_wait(respond_in.total_seconds())}; "
@@ -328,6 +317,30 @@ class Playbook:
         ))
         return Decision(option=option, responder=responder, approval=approval, timed_out=timed_out, prompt=p,
                         approvals=[a.approval for a in self._desk.approvals_of(p) if a.approval is not None])
+
+    def _new_prompt(self, *, role: str, message: str, options: list[str], on_timeout: str, respond_in: timedelta,
+                    authorizes: dict[str, list[AuthorizedAction]], targets: list[Target],
+                    policy: PromptPolicy) -> tuple[int, Prompt]:
+        """The next prompt of this run (its report index and the prompt, not yet open)."""
+        self._index += 1
+        self._prompt_seq += 1
+        now = workflow.now()
+        p = Prompt(id=prompt_id(self.meta.name, self.container_id, self.inp.suffix, self._prompt_seq),
+                   container_id=self.container_id, playbook=self.meta.name, workflow_id=workflow.info().workflow_id,
+                   role=role, message=message, options=options, on_timeout=on_timeout, created=now,
+                   deadline=now + respond_in, authorizes=authorizes, targets=targets, started_by=self.inp.run_as,
+                   policy=policy)
+        return self._index, p
+
+    async def _ask(self, p: Prompt, respond_in: timedelta, next_steps: dict[str, str] | None) -> tuple[bool, float]:
+        """Open `p` (the container hears of it at once), wait durably, close it: (timed out, seconds waited)."""
+        self._desk.open(p, next_steps)
+        self._stage(awaiting_prompt=True, prompts_opened=[p])
+        await self.flush()
+        timed_out = await self._desk.wait(p, respond_in)
+        waited = (workflow.now() - p.created).total_seconds()
+        self._desk.close(p, expired=timed_out or p.response is None)
+        return timed_out, waited
 
     def _policy(self, authorizes: dict[str, list[AuthorizedAction]]) -> PromptPolicy:
         """The deployment's prompt policy, with the largest quorum the assets require of the authorised actions."""

@@ -62,6 +62,7 @@ async def test_manual_run_and_prompt_through_the_api(dev_env, task_queue, phanto
 
                 [p] = await assert_eventually(prompt)
                 assert ".manual-1." in p["id"]
+                assert p["policy"]["reminders"] == [0.5, 0.8], "a Phantom prompt has the deployment's reminders"
                 ok = await api.post(f"/api/v1/prompts/{p['id']}/response", json={"option": "Isolate Host"},
                                     headers=auth("tier2"))
                 assert ok.status_code == 200, ok.text
