@@ -79,10 +79,11 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 def simulator_server() -> Iterator[ServerThread]:
-    """The vendor simulator on a real loopback port, with its LDAPS Active Directory on another one."""
+    """The vendor simulator on a real loopback port, with its LDAPS Active Directory and its SMTP sink on
+    others."""
     from simulator.app import create_app
 
-    srv = ServerThread(create_app(ldap_port=0)).start()
+    srv = ServerThread(create_app(ldap_port=0, smtp_port=0)).start()
     yield srv
     srv.stop()
 
@@ -94,6 +95,7 @@ class Sim:
         self.server = server
         self.url = server.url
         self.ldap_port: int = server.app.state.ldap.port
+        self.smtp_port: int = server.app.state.smtp.port
 
     def state(self) -> dict:
         return httpx.get(f"{self.url}/_sim/state").json()

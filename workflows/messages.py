@@ -12,6 +12,7 @@ from core.models import (
     AuditEvent,
     Comment,
     Container,
+    NotifyRule,
     PlaybookRun,
     Prompt,
     PromptEvent,
@@ -59,6 +60,8 @@ class ContainerState(BaseModel):
     prompt_events: list[PromptEvent] = Field(default_factory=list, description="Prompts opened, reminded, "
                                                                                "escalated, decided (capped)")
     audit_dropped: int = 0
+    notify: list[NotifyRule] = Field(default_factory=list, description="Where prompt events are announced "
+                                                                      "(channel names; from notifications.json)")
     manual_runs: int = 0
     awaiting_prompt: bool = False
     notes: list[str] = Field(default_factory=list)
@@ -115,6 +118,7 @@ class MatchResult(BaseModel):
     matches: list[TriggerMatch]
     routes: dict[str, AssetRoute]
     prompt_policy: PromptPolicy | None = None
+    notify: list[NotifyRule] = Field(default_factory=list, description="Prompt notification routes")
 
 
 class RunPlaybookRequest(BaseModel):

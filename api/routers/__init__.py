@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from api.routers import audit, catalog, codec, containers, health, ingest, metrics, prompts, splunk, splunk_containers
+from api.routers import (
+    audit,
+    catalog,
+    codec,
+    containers,
+    health,
+    ingest,
+    metrics,
+    prompts,
+    slack,
+    splunk,
+    splunk_containers,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -15,6 +27,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,
     metrics.router,
     prompts.router,
+    slack.router,
     splunk.router,
     splunk_containers.router,
 )

@@ -11,6 +11,7 @@ from core.models.container import (
     Severity,
     Status,
 )
+from core.models.notifications import NotifyInput, NotifyResult, NotifyRule, PromptNotice
 from core.models.prompts import Prompt, PromptAck, PromptEvent, PromptPolicy, PromptResponse, PromptState, Target
 from core.models.runs import PlaybookInput, PlaybookOutcome, PlaybookRun, RunStatus
 
@@ -25,12 +26,16 @@ __all__ = [
     "Comment",
     "Container",
     "ContainerEvent",
+    "NotifyInput",
+    "NotifyResult",
+    "NotifyRule",
     "PlaybookInput",
     "PlaybookOutcome",
     "PlaybookRun",
     "Prompt",
     "PromptAck",
     "PromptEvent",
+    "PromptNotice",
     "PromptPolicy",
     "PromptResponse",
     "PromptState",
