@@ -26,9 +26,9 @@ import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.config.loading import MAX_CONFIG_BYTES, explain, resolve_reference
 from core.errors import ConfigError
@@ -94,9 +94,10 @@ class EmailChannel(_Channel):
     secret_fields: ClassVar[tuple[str, ...]] = ("password",)
 
 
-Channel = Annotated[SlackChannel | TeamsChannel | WebhookChannel | EmailChannel, Field(discriminator="type")]
-_CHANNEL: TypeAdapter[Channel] = TypeAdapter(Channel)
-CHANNEL_TYPES = ("slack", "teams", "webhook", "email")
+Channel = SlackChannel | TeamsChannel | WebhookChannel | EmailChannel
+CHANNEL_MODELS: dict[str, type[Channel]] = {"slack": SlackChannel, "teams": TeamsChannel, "webhook": WebhookChannel,
+                                            "email": EmailChannel}
+CHANNEL_TYPES = tuple(CHANNEL_MODELS)
 
 
 class Notifications:
@@ -169,12 +170,13 @@ def _channel(raw: Any, file: str, i: int) -> Channel:
         raise ConfigError(file, entry, "type", f"unknown type {raw.get('type')!r}",
                           f"use one of: {', '.join(CHANNEL_TYPES)}")
     try:
-        ch = _CHANNEL.validate_python(raw)
+        ch = CHANNEL_MODELS[raw["type"]].model_validate(raw)
     except ValidationError as e:
         raise explain(e, file=file, entry=entry) from None
     for field in ch.secret_fields:
         value = getattr(ch, field)
-        if isinstance(value, str) and not (value.startswith("${") or value.startswith("file:")):
+        literal = isinstance(value, str) and not (value.startswith("${") or value.startswith("file:"))
+        if literal and field != "url":  # a generic webhook's URL may be a plain address (its key signs)
             log.warning("%s: %s: %s is a literal secret; prefer \"${ENV_VAR}\" or \"file:/path\"", file, entry,
                         field)
     if isinstance(ch, EmailChannel):
