@@ -18,7 +18,7 @@ from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowExecutionDescription
 
 from api.report import Report, RunLive, RunningLine, build_report, title_case
-from core.models import ActionRecord, RunStatus
+from core.models import ActionRecord, Prompt, PromptState, RunStatus
 from workflows.messages import ContainerView
 
 LIVE_DEPTH = 3  # nested runs followed (a playbook that runs a playbook that runs one)
@@ -77,6 +77,17 @@ async def _read(client: Client, wid: str, view: ContainerView, now: datetime, de
     return out
 
 
+async def still_pending(client: Client, prompts: list[Prompt]) -> list[Prompt]:
+    """The prompts that still wait, asked of their runs (the container hears of a decision only with the run's
+    next changes, so its own list can lag behind an answer)."""
+    runs = sorted({p.workflow_id for p in prompts})
+    found = await asyncio.gather(*(client.get_workflow_handle(wid).query("prompts", result_type=list[Prompt],
+                                                                          rpc_timeout=RPC_TIMEOUT)
+                                   for wid in runs), return_exceptions=True)
+    state = {q.id: q for rows in found if isinstance(rows, list) for q in rows}
+    return [state.get(p.id, p) for p in prompts if state.get(p.id, p).state == PromptState.PENDING]
+
+
 async def live_runs(client: Client, view: ContainerView, now: datetime) -> dict[str, RunLive]:
     """The live state of every running run of the container, by run workflow id."""
     running = [r.workflow_id for r in view.state.runs if r.status == RunStatus.RUNNING]
@@ -87,4 +98,7 @@ async def live_runs(client: Client, view: ContainerView, now: datetime) -> dict[
 async def live_report(client: Client, view: ContainerView) -> Report:
     """The report of the container as it stands now (running runs included)."""
     now = datetime.now(UTC)
-    return build_report(view, await live_runs(client, view, now), now)
+    live = await live_runs(client, view, now)
+    if view.pending_prompts:
+        view = view.model_copy(update={"pending_prompts": await still_pending(client, view.pending_prompts)})
+    return build_report(view, live, now)
