@@ -7,6 +7,7 @@ action (what the prompt's `authorizes` lists for it) first shows what it will do
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -72,8 +73,8 @@ async def container_names(client: Client) -> dict[str, str]:
 
 @router.get("/")
 async def inbox(request: Request, session: ConsoleSession, client: ClientDep) -> Response:
-    prompts, more = await pending_prompt_page(client, session.user, INBOX_MAX, None)
-    names = await container_names(client)
+    (prompts, more), names = await asyncio.gather(pending_prompt_page(client, session.user, INBOX_MAX, None),
+                                                  container_names(client))
     cards = [card(p, session, names) for p in sorted(prompts, key=lambda p: (p.deadline, p.id))]
     return page(request, "inbox.html", session, mine=[c for c in cards if c.can_answer],
                 others=[c for c in cards if not c.can_answer], truncated=more is not None)
