@@ -33,6 +33,9 @@ _KEYS = Path(tempfile.mkdtemp(prefix="soar-test-keys-"))
 # The public demo users (README tokens), accepted only in dev mode: the tests run in it, as `soar dev` does.
 os.environ.setdefault("SOAR_USERS_FILE", str(write_demo_users(_KEYS / "users.json")))
 os.environ.setdefault("SOAR_DEV_MODE", "1")
+# No notifications unless a test configures them (a developer's config/notifications.json must not get the
+# tests' prompts): tests/api/test_notifications.py passes its own file.
+os.environ.setdefault("SOAR_NOTIFICATIONS_FILE", str(_KEYS / "no-notifications.json"))
 os.environ.setdefault("SOAR_APPROVAL_PRIVATE_KEY_FILE", str(_KEYS / "approval-signing.key"))
 os.environ.setdefault("SOAR_APPROVAL_PUBLIC_KEYS_FILE", str(_KEYS / "approval-public-keys.json"))
 get_settings.cache_clear()

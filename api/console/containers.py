@@ -65,7 +65,8 @@ async def containers(request: Request, session: ConsoleSession, client: ClientDe
         sev, st = filters["severity"], filters["status"]
         query = container_filter(label=label or None, severity=Severity(sev) if sev else None,
                                  status=Status(st) if st else None, playbook=playbook or None,
-                                 awaiting_prompt=True if awaiting else None, q=q[:200] or None)
+                                 awaiting_prompt=True if awaiting else None, q=q[:200] or None,
+                                 names_indexed=request.app.state.settings.encryption_key is None)
         found, nxt = await visibility_page(client, query, PAGE_SIZE, page_token)
         rows = [summary(wf) for wf in found]
     except HTTPException as e:

@@ -97,9 +97,17 @@ CONTAINER_WORKFLOW_TYPE: str = getattr(ContainerWorkflow, "__temporal_workflow_d
 
 
 def container_filter(*, label: str | None = None, severity: Severity | None = None, status: Status | None = None,
-                     playbook: str | None = None, awaiting_prompt: bool | None = None, q: str | None = None) -> Filter:
-    """The visibility filter of a container listing (each value checked by `safe_filter`: 422 when unsafe)."""
+                     playbook: str | None = None, awaiting_prompt: bool | None = None, q: str | None = None,
+                     names_indexed: bool = True) -> Filter:
+    """The visibility filter of a container listing (each value checked by `safe_filter`: 422 when unsafe).
+
+    Raises:
+        HTTPException: 422 for an unsafe value, or a name search while names are not indexed.
+    """
     words = " ".join((q or "").split()) or None
+    if words and not names_indexed:
+        raise HTTPException(422, "q: searching names is off while payload encryption is on (names would be "
+                                 "stored in plaintext in visibility, so they are not indexed)")
     return (Filter().where(WORKFLOW_TYPE, CONTAINER_WORKFLOW_TYPE)
             .where_set(SA_LABEL, safe_filter("label", label)).where_set(SA_SEVERITY, severity)
             .where_set(SA_STATUS, status).where_set(SA_PLAYBOOK, safe_filter("playbook", playbook))
@@ -121,7 +129,7 @@ def summary(wf: WorkflowExecution) -> ContainerSummary:
 
 @router.get("", response_model=ContainerList)
 async def list_containers(
-    user: Reader, client: ClientDep,
+    request: Request, user: Reader, client: ClientDep,
     label: str | None = None, severity: Severity | None = None, status: Status | None = None,
     playbook: str | None = None, awaiting_prompt: bool | None = None,
     q: str | None = Query(None, max_length=200, description="Words of the container's name (all must occur)"),
@@ -129,7 +137,8 @@ async def list_containers(
 ) -> ContainerList:
     """Containers from Temporal visibility, newest first, filtered and paginated."""
     query = container_filter(label=label, severity=severity, status=status, playbook=playbook,
-                             awaiting_prompt=awaiting_prompt, q=q)
+                             awaiting_prompt=awaiting_prompt, q=q,
+                             names_indexed=request.app.state.settings.encryption_key is None)
     found, next_token = await visibility_page(client, query, page_size, page_token)
     rows = [summary(wf) for wf in found]
     return ContainerList(count=len(rows), data=rows, next_page_token=next_token)

@@ -194,3 +194,31 @@ async def test_slack_buttons_answer_a_prompt_and_bad_signatures_are_refused(dev_
 
 async def _slack_for(sim, prompt_id: str) -> bool:
     return any(prompt_id in json.dumps(m["body"]) for m in sinks(sim)["slack"])
+
+
+async def test_reminders_escalation_and_timeout_are_announced(ts_env, task_queue, assets_file, sim, notifications_file):
+    from datetime import timedelta
+
+    async with run_stack(ts_env.client, task_queue, assets_file, notifications_file=notifications_file,
+                         prompt_reminders=[0.5, 0.8], prompt_escalate_to="soc_manager",
+                         prompt_escalate_for_s=600) as stack:
+        r = await stack.start(edr("WORKSTATION-099", "zdoe"))
+        p = (await stack.wait_for(r.container_id, lambda v: v.pending_prompts, 60)).pending_prompts[0]
+
+        async def headlines(n: int):
+            got = [m["body"]["blocks"][0]["text"]["text"] for m in sinks(sim)["slack"] if p.id in json.dumps(m)]
+            return got if len(got) >= n else None
+        await assert_eventually(lambda: headlines(1), 60, "the opening")
+        await ts_env.sleep(timedelta(minutes=13))  # both reminders
+        await assert_eventually(lambda: headlines(3), 60, "two reminders")
+        await ts_env.sleep(timedelta(minutes=2, seconds=30))  # the deadline: put to soc_manager
+        await assert_eventually(lambda: headlines(4), 60, "the escalation")
+        await ts_env.sleep(timedelta(minutes=10, seconds=5))  # nobody answers the manager either
+        got = await assert_eventually(lambda: headlines(5), 60, "the timeout")
+    assert got == ["Prompt waiting for soc_tier2", "Reminder: prompt still waiting for soc_tier2",
+                   "Reminder: prompt still waiting for soc_tier2", "Prompt escalated to soc_manager",
+                   'Prompt timed out: the default "Monitor Only" was taken']
+    timeout = next(m["body"] for m in sinks(sim)["slack"] if "timed out" in m["body"]["text"] and p.id in json.dumps(m))
+    assert [b["text"]["text"] for b in timeout["blocks"][-1]["elements"]] == ["Open in console"]  # no answer buttons
+    mails = [m["subject"] for m in sinks(sim)["smtp"] if m["headers"].get("X-SOAR-Prompt") == p.id]
+    assert len(mails) == 5 and "escalated to soc_manager" in mails[3] and "timed out" in mails[4]

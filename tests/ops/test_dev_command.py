@@ -72,6 +72,7 @@ def test_dev_command_runs_everything_and_stops_cleanly(tmp_path):
            "SOAR_API_URL": f"http://127.0.0.1:{ports['api']}",
            "SOAR_ASSETS_FILE": str(write_assets(tmp_path / "assets.json", assets)),
            "SOAR_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}"}
+    env.pop("SOAR_NOTIFICATIONS_FILE", None)  # as on a fresh clone: soar dev announces prompts on the sinks
     log = tmp_path / "dev.log"
     p = start(env, log)
     try:
