@@ -75,6 +75,14 @@ async def test_answer_in_the_inbox_and_watch_the_live_report(dev_env, task_queue
             cookie = next(c for c in await ctx.cookies() if c["name"] == "soar_session")
             assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/console"
             await shot(page, "01-inbox-tier2")
+            await page.keyboard.press("Tab")  # keyboard: a skip link first, then the page in reading order
+            assert await page.evaluate("document.activeElement.textContent") == "Skip to the content"
+            for _ in range(40):
+                await page.keyboard.press("Tab")
+                if await page.evaluate("document.activeElement.textContent") == "Isolate Host":
+                    break
+            assert await page.evaluate("document.activeElement.closest('article').textContent.includes("
+                                       "'WORKSTATION-042')")
 
             sim.latency(crowdstrike=1500)  # the quarantine takes a few seconds: long enough to be seen running
             sim.fault(vendor="crowdstrike", status=503, count=1)
@@ -102,6 +110,20 @@ async def test_answer_in_the_inbox_and_watch_the_live_report(dev_env, task_queue
             assert "Quarantine Device" in report and "WORKSTATION-042 isolated" in report, report
             assert saw_running, "the live report never showed the quarantine action running"
             await shot(page, "04-report-finished")
+
+            # refusals come back as sentences, with their status (the same code path as the API)
+            csrf = await page.locator("input[name=csrf]").first.get_attribute("value")
+            answer_url = f"{base}/console/prompts/{r.container_id}.containment_decision.1/answer"
+            again = await page.request.post(answer_url, form={"csrf": csrf, "option": "Both", "confirmed": "yes"},
+                                            max_redirects=0)
+            assert again.status == 409 and "no longer waiting" in await again.text()
+            assert "is already" in await again.text() or "already closed" in await again.text()
+            pending = f"{base}/console/prompts/{other.container_id}.containment_decision.1/answer"
+            bad = await page.request.post(pending, form={"csrf": csrf, "option": "Wipe Disk"}, max_redirects=0)
+            assert bad.status == 422 and "is not offered; choose one of: Isolate Host" in await bad.text()
+            forged = await page.request.post(pending, form={"csrf": "not-the-token", "option": "Monitor Only"},
+                                             max_redirects=0)
+            assert forged.status == 403 and "Reload the page" in await forged.text()
 
             await page.get_by_role("link", name=f"← {r.container_id}").click()
             main = await page.inner_text("main")
