@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from temporalio.service import RPCError
 
 from api.console import containers, inbox, signin, views
 from api.console.render import page
 from api.console.session import SignInRequired, read_session
+from api.errors import rpc_error
 
 PREFIX = "/console"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -40,10 +42,25 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
-        if not request.url.path.startswith(PREFIX + "/") and request.url.path != PREFIX:
+        if not _console(request):
             return await http_exception_handler(request, exc)
-        try:
-            session = read_session(request)
-        except SignInRequired:
-            session = None
-        return page(request, "error.html", session, status=exc.status_code, message=str(exc.detail))
+        return _error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RPCError)
+    async def _rpc(request: Request, exc: RPCError) -> Response:
+        h = rpc_error(exc, "resource")
+        if not _console(request):
+            return JSONResponse({"detail": h.detail}, status_code=h.status_code)
+        return _error_page(request, h.status_code, str(h.detail))
+
+
+def _console(request: Request) -> bool:
+    return request.url.path.startswith(PREFIX + "/") or request.url.path == PREFIX
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    try:
+        session = read_session(request)
+    except (SignInRequired, HTTPException):
+        session = None
+    return page(request, "error.html", session, status=status, message=message)

@@ -273,6 +273,15 @@ async def test_console_pages_need_a_session_and_never_reach_temporal_without_one
             assert "script-src 'self'" in page.headers["content-security-policy"]
             assert (await http.get("/console/static/console.js")).status_code == 200
             assert (await http.get("/console/static/..%2Fsession.py")).status_code == 404
+            # signed in, with Temporal down: a page saying so (HTML, not a stack trace or JSON)
+            import re
+            nonce = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+            signed = await http.post("/console/sign-in", data={"token": TOKENS["tier2"], "csrf": nonce},
+                                     headers={"Cookie": f"soar_signin={page.cookies['soar_signin']}"})
+            assert signed.status_code == 303
+            down = await http.get("/console/", headers={"Cookie": f"soar_session={signed.cookies['soar_session']}"})
+            assert down.status_code == 503 and down.headers["content-type"].startswith("text/html")
+            assert "SOAR_TEMPORAL_ADDRESS" in down.text and "bob" in down.text
     finally:
         srv.stop()
 
