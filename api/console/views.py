@@ -8,8 +8,10 @@ The metrics are `core.metrics` over the runs `api.runs` reads, drawn as SVG by `
 
 from __future__ import annotations
 
+import asyncio
 import time
 import zoneinfo
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any
@@ -34,6 +36,7 @@ from workflows.registry import PLAYBOOKS
 router = APIRouter()
 RESPONSE_EDGES = [60.0, 120.0, 300.0, 600.0, 900.0]
 FIGURES_TTL_S = 30.0
+COMPUTE_WAIT_S = 0.25  # longer than this, the page says the figures are being read and reloads itself
 WINDOWS = (1, 7, 30, 90)
 
 
@@ -63,6 +66,7 @@ class FiguresCache:
     def __init__(self, ttl_s: float = FIGURES_TTL_S, max_entries: int = 64) -> None:
         self.ttl_s, self.max_entries = ttl_s, max_entries
         self._rows: dict[tuple[int, str, str], tuple[float, dict[str, Any]]] = {}
+        self._tasks: dict[tuple[int, str, str], asyncio.Future[dict[str, Any]]] = {}
 
     def get(self, key: tuple[int, str, str]) -> dict[str, Any] | None:
         """Fresh figures for `key`, if any."""
@@ -74,6 +78,24 @@ class FiguresCache:
         if len(self._rows) >= self.max_entries:
             self._rows.clear()
         self._rows[key] = (time.monotonic(), figures)
+
+    async def compute(self, key: tuple[int, str, str], make: Callable[[], Awaitable[dict[str, Any]]],
+                      wait_s: float) -> dict[str, Any] | None:
+        """The figures of `key`, computed once however many ask; None when they take longer than `wait_s`
+        (the computation goes on, and a later request finds them)."""
+        task = self._tasks.get(key)
+        if task is None:
+            task = self._tasks[key] = asyncio.ensure_future(make())
+
+            def done(t: asyncio.Future[dict[str, Any]]) -> None:
+                self._tasks.pop(key, None)
+                if not t.cancelled() and t.exception() is None:
+                    self.put(key, t.result())
+            task.add_done_callback(done)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout=wait_s)
+        except TimeoutError:
+            return None
 
 
 def _cache(request: Request) -> FiguresCache:
@@ -120,9 +142,9 @@ async def metrics(request: Request, session: ConsoleSession, client: ClientDep, 
     window = int(days) if days.isdigit() and int(days) in WINDOWS else 30
     chosen = playbook if playbook in PLAYBOOKS else None
     key = (window, chosen or "", session.tz.key)
-    figures = _cache(request).get(key)
-    if figures is None:
-        figures = await _figures(client, outcomes, window, chosen, session.tz)
-        _cache(request).put(key, figures)
+    figures = _cache(request).get(key) or await _cache(request).compute(
+        key, lambda: _figures(client, outcomes, window, chosen, session.tz), COMPUTE_WAIT_S)
+    if figures is None:  # the first read of a period's runs after start-up: say so rather than hang
+        return page(request, "metrics_wait.html", session, window=window, playbook=chosen or "")
     return page(request, "metrics.html", session, window=window, windows=WINDOWS, playbook=chosen or "",
                 playbooks=sorted(PLAYBOOKS), fmt_duration=fmt_duration, ttl_s=FIGURES_TTL_S, **figures)
