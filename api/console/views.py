@@ -36,7 +36,7 @@ from workflows.registry import PLAYBOOKS
 router = APIRouter()
 RESPONSE_EDGES = [60.0, 120.0, 300.0, 600.0, 900.0]
 FIGURES_TTL_S = 30.0
-COMPUTE_WAIT_S = 0.25  # longer than this, the page says the figures are being read and reloads itself
+COMPUTE_WAIT_S = 0.15  # longer than this, the page says the figures are being read and reloads itself
 WINDOWS = (1, 7, 30, 90)
 
 
