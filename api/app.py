@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from api.console import install as install_console
 from api.errors import install as install_errors
 from api.routers import include_routers
 from api.runs import OutcomeCache, PrometheusRefresh
 from api.temporal_client import LazyClient
+from core.config.notifications import NotificationFile
 from core.config.triggers import TriggerFile
 from core.config.users import load_users
 from core.settings import Settings, get_settings
@@ -38,6 +40,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.state.triggers = TriggerFile(settings.triggers_file, PLAYBOOKS.keys())
     app.state.outcomes = OutcomeCache()
     app.state.prometheus_refresh = PrometheusRefresh()
+    app.state.notifications = NotificationFile(settings.notifications_file, PLAYBOOKS.keys())  # Slack's secret
     install_errors(app, settings.api_max_body_bytes)
     include_routers(app)
+    install_console(app)
     return app

@@ -6,20 +6,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from fastapi import HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionAsyncIterator, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.aside import StoredAside, fit
 from core.blobs import BlobStore
 from core.config.triggers import TriggerFile
-from core.models import Artifact, Container, Sensitivity, Severity
+from core.config.users import User
+from core.models import Artifact, Container, Prompt, Sensitivity, Severity
 from core.prometheus import observe_ingest
 from core.temporal import SA_CONTAINER_NUM, SA_KIND
-from core.visibility import Filter, is_safe
+from core.visibility import Filter, is_safe, pending_prompts
 from workflows.container import ContainerWorkflow
 from workflows.ids import CONTAINER_ID_RE, container_workflow_id
 from workflows.messages import ContainerView
@@ -190,6 +192,41 @@ async def _fetch_page(it: WorkflowExecutionAsyncIterator, had_token: bool) -> No
         if had_token and e.status == RPCStatusCode.INVALID_ARGUMENT:
             raise HTTPException(422, "page_token: expired or invalid; start again without it") from None
         raise
+
+
+class PendingPrompt(Prompt):
+    """A pending prompt as its run publishes it (memo), with the time left and whether the caller may answer."""
+
+    time_left_s: float = Field(description="Seconds until the deadline (0 once passed)")
+    can_respond: bool = Field(description="The caller holds the prompt's role")
+
+
+async def _pending(wf: WorkflowExecution, user: User, now: datetime) -> list[PendingPrompt]:
+    memo = await wf.memo()
+    rows = memo.get("prompts")  # every pending prompt of the run (a Phantom run may wait on several)
+    if not isinstance(rows, list):
+        rows = [memo["prompt"]] if isinstance(memo.get("prompt"), dict) else []  # runs started before "prompts"
+    out = []
+    for p in rows:
+        try:
+            prompt = Prompt.model_validate(p)
+        except ValidationError:
+            continue  # not a prompt this API can show (e.g. written by a newer, incompatible worker)
+        out.append(PendingPrompt(**dict(prompt), can_respond=user.has_role(prompt.role),
+                                 time_left_s=max(0.0, round((prompt.deadline - now).total_seconds(), 1))))
+    return out  # empty: the run answered them between the listing and now
+
+
+async def pending_prompt_page(client: Client, user: User, page_size: int,
+                              page_token: str | None) -> tuple[list[PendingPrompt], str | None]:
+    """One page of the pending prompts (from the runs' memos: no query per run), as `user` sees them.
+
+    Raises:
+        HTTPException: 422 for a page token this API did not issue.
+    """
+    found, next_token = await visibility_page(client, pending_prompts(), page_size, page_token)
+    now = datetime.now(UTC)
+    return [p for wf in found for p in await _pending(wf, user, now)], next_token
 
 
 async def visibility_page(client: Client, query: Filter, page_size: int,

@@ -49,11 +49,22 @@ class Settings(BaseSettings):
                                                     "stored aside (GET /api/v1/blobs/<sha256>)")
     api_url: str = "http://127.0.0.1:8000"
     api_token: SecretStr | None = None  # used by the CLI's analyst commands
+    public_url: str = Field(default="http://127.0.0.1:8000",
+                            description="Where analysts reach the API and console (links in notifications)")
+
+    # The analyst's console (/console/): signed session cookies on top of the users file
+    console_session_s: float = Field(default=8 * 3600, gt=0, le=7 * 86_400, description="Session lifetime")
+    console_session_key: SecretStr | None = Field(
+        default=None, description="Session signing key (default: derived from the approval signing key)")
+
+    # Notifications (prompt opened, reminders, escalation, timeout): channels per role or playbook
+    notifications_file: Path = ROOT / "config" / "notifications.json"
 
     # Simulator
     simulator_host: str = "127.0.0.1"
     simulator_port: int = 8100
     simulator_ldap_port: int = 8636  # LDAPS of the simulated Active Directory (0: any free port)
+    simulator_smtp_port: int = 8025  # the simulator's SMTP sink (STARTTLS; 0: any free port)
 
     # Dev server
     dev_server_port: int = 7233

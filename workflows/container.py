@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         Reopen,
         RunPlaybookRequest,
     )
+    from workflows.notifier import PromptNotifier
     from workflows.registry import PHANTOM_TYPE, PHANTOM_VERSIONS, PLAYBOOK_TYPES
 
 MAX_AUDIT = 1000
@@ -74,6 +75,7 @@ class ContainerWorkflow:
         self._sa: dict[str, object] = {}
         self._artifact_bytes: int | None = None
         self._matched = inp.state is not None
+        self._notifier = PromptNotifier(self._notification_failed)
         self.s: ContainerState | None = inp.state
         if inp.reopen is not None:
             self._reopen_state(inp.reopen)  # before any handler runs: an update in the first task sees it open
@@ -104,6 +106,7 @@ class ContainerWorkflow:
             )
             self.state.routes = match.routes
             self.state.prompt_policy = match.prompt_policy
+            self.state.notify = match.notify
             if c.status == Status.NEW and match.matches:
                 c.status = Status.OPEN
             for m in match.matches:
@@ -129,6 +132,7 @@ class ContainerWorkflow:
             for t in self._tasks.values():
                 t.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self._notifier.drain()
         self._prompts.clear()
         self.state.awaiting_prompt = False
         if self.state.container.closed is None:
@@ -211,6 +215,7 @@ class ContainerWorkflow:
         for pid in e.prompts_closed:
             self._prompts.pop(pid, None)
         self.state.awaiting_prompt = bool(self._prompts)
+        self._notifier.observe(e, c, self.state.notify)
         if e.status is not None and c.status != Status.CLOSED:
             self._apply_status(e, e.status)
 
@@ -267,6 +272,12 @@ class ContainerWorkflow:
         if len(audit) > MAX_AUDIT:
             self.state.audit_dropped += len(audit) - MAX_AUDIT
             del audit[: len(audit) - MAX_AUDIT]
+
+    def _notification_failed(self, audit: AuditEvent, comment: str) -> None:
+        """A channel could not be reached (workflows/notifier.py: why notifications are sent from here)."""
+        self._record_audit([audit])
+        self._add_comment("system", comment)
+        self._upsert()
 
     @workflow.signal
     def record_audit(self, e: AuditEvent) -> None:
@@ -418,7 +429,7 @@ class ContainerWorkflow:
 
     def _should_continue_as_new(self) -> bool:
         return (workflow.info().is_continue_as_new_suggested() and not self._tasks
-                and not self._close_requested)
+                and not self._close_requested and self._notifier.idle())
 
     def _upsert(self) -> None:
         c = self.state.container

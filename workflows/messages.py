@@ -12,6 +12,7 @@ from core.models import (
     AuditEvent,
     Comment,
     Container,
+    NotifyRule,
     PlaybookRun,
     Prompt,
     PromptEvent,
@@ -60,6 +61,8 @@ class ContainerState(BaseModel):
                                                                                "escalated, decided (capped)")
     audit_dropped: int = 0
     comments_dropped: int = Field(default=0, description="Comments not kept past the comment cap")
+    notify: list[NotifyRule] = Field(default_factory=list, description="Where prompt events are announced "
+                                                                      "(channel names; from notifications.json)")
     manual_runs: int = 0
     awaiting_prompt: bool = False
     notes: list[str] = Field(default_factory=list)
@@ -116,6 +119,7 @@ class MatchResult(BaseModel):
     matches: list[TriggerMatch]
     routes: dict[str, AssetRoute]
     prompt_policy: PromptPolicy | None = None
+    notify: list[NotifyRule] = Field(default_factory=list, description="Prompt notification routes")
 
 
 class RunPlaybookRequest(BaseModel):

@@ -3,28 +3,43 @@ catalogue the API shows."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
 
+from core.config.notifications import NotificationFile
 from core.config.triggers import Trigger, TriggerFile, match_triggers
-from core.models import PromptPolicy
+from core.errors import ConfigError
+from core.models import NotifyRule, PromptPolicy
 from core.runtime import AssetStore
 from core.settings import Settings
 from workflows.assets import AssetInfo
 from workflows.messages import MatchInput, MatchResult, TriggerMatch
 from workflows.registry import PLAYBOOKS
 
+log = logging.getLogger(__name__)
+
 
 class PlatformActivities:
     """Activities bound to this worker's assets and triggers (reloaded when the file changes)."""
 
-    def __init__(self, store: AssetStore, settings: Settings) -> None:
+    def __init__(self, store: AssetStore, settings: Settings, notifications: NotificationFile | None = None) -> None:
         self.store = store
         self.settings = settings
         self._triggers = TriggerFile(settings.triggers_file, PLAYBOOKS.keys())
         self._routes = store.routes()
+        self._notifications = notifications or NotificationFile(settings.notifications_file, PLAYBOOKS.keys())
+
+    def notify_routes(self) -> list[NotifyRule]:
+        """The notification routes now (a file broken since start-up turns notifications off, loudly: a
+        container must not fail because its announcements cannot be configured)."""
+        try:
+            return self._notifications.get().routes
+        except (ConfigError, OSError) as e:
+            log.error("notifications are off for new containers: %s", e)
+            return []
 
     def triggers(self) -> list[Trigger]:
         """The triggers file, re-read when it changed on disk."""
@@ -41,7 +56,7 @@ class PlatformActivities:
         s = self.settings
         policy = PromptPolicy(reminders=s.prompt_reminders, escalate_to=s.prompt_escalate_to,
                               escalate_for_s=s.prompt_escalate_for_s)
-        return MatchResult(matches=matches, routes=self._routes, prompt_policy=policy)
+        return MatchResult(matches=matches, routes=self._routes, prompt_policy=policy, notify=self.notify_routes())
 
     @activity.defn(name="soar.asset_catalog")
     async def catalog(self) -> list[AssetInfo]:

@@ -462,6 +462,9 @@ class Playbook:
         e.comments.extend(f.comments)
         e.artifacts.extend(f.artifacts)
         e.prompts_closed.extend(f.prompts_closed)
+        # A nested run's last prompt events (decided, timed out: notifications) and audit events travel too.
+        e.prompt_events.extend(f.prompt_events)
+        e.audit.extend(f.audit)
         for key in ("severity", "status", "disposition", "promote_template"):
             if getattr(f, key) is not None:
                 setattr(e, key, getattr(f, key))

@@ -14,6 +14,7 @@ from api.routers import (
     ingest,
     metrics,
     prompts,
+    slack,
     splunk,
     splunk_containers,
 )
@@ -28,6 +29,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,
     metrics.router,
     prompts.router,
+    slack.router,
     splunk.router,
     splunk_containers.router,
 )

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from temporalio.client import WorkflowExecution
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.answers import answer, delegate, withdraw
 from api.auth import Analyst, Reader, directory
 from api.deps import ClientDep
-from api.service import Page, visibility_page
-from core.config.users import User
-from core.models import Prompt, PromptAck
+from api.service import Page, PendingPrompt, pending_prompt_page
+from core.models import PromptAck
 from core.prometheus import observe_prompt_response
-from core.visibility import pending_prompts
 
 router = APIRouter(prefix="/api/v1/prompts", tags=["prompts"])
 
@@ -28,40 +23,15 @@ class ResponseIn(BaseModel):
     comment: str = Field(default="", max_length=5000)
 
 
-class PendingPrompt(Prompt):
-    """A pending prompt as its run publishes it (memo), with the time left and whether the caller may answer."""
-
-    time_left_s: float = Field(description="Seconds until the deadline (0 once passed)")
-    can_respond: bool = Field(description="The caller holds the prompt's role")
-
-
 class PromptList(Page[PendingPrompt]):
     """`GET /api/v1/prompts`: one page of pending prompts."""
-
-
-async def _pending(wf: WorkflowExecution, user: User, now: datetime) -> list[PendingPrompt]:
-    memo = await wf.memo()
-    rows = memo.get("prompts")  # every pending prompt of the run (a Phantom run may wait on several)
-    if not isinstance(rows, list):
-        rows = [memo["prompt"]] if isinstance(memo.get("prompt"), dict) else []  # runs started before "prompts"
-    out = []
-    for p in rows:
-        try:
-            prompt = Prompt.model_validate(p)
-        except ValidationError:
-            continue  # not a prompt this API can show (e.g. written by a newer, incompatible worker)
-        out.append(PendingPrompt(**dict(prompt), can_respond=user.has_role(prompt.role),
-                                 time_left_s=max(0.0, round((prompt.deadline - now).total_seconds(), 1))))
-    return out  # empty: the run answered them between the listing and now
 
 
 @router.get("", response_model=PromptList)
 async def list_prompts(user: Reader, client: ClientDep, state: str = Query("pending", pattern="^pending$"),
                        page_size: int = Query(100, ge=1, le=1000), page_token: str | None = None) -> PromptList:
     """Every pending prompt: id, container, playbook, role, message, options, deadline, time left."""
-    found, next_token = await visibility_page(client, pending_prompts(), page_size, page_token)
-    now = datetime.now(UTC)
-    rows = [p for wf in found for p in await _pending(wf, user, now)]
+    rows, next_token = await pending_prompt_page(client, user, page_size, page_token)
     return PromptList(count=len(rows), data=rows, next_page_token=next_token)
 
 
