@@ -31,11 +31,12 @@ WORKDIR /app
 # state (a volume in compose, shared by the API and the workers).
 COPY config ./config
 COPY playbooks ./playbooks
-RUN mkdir -p /data && chown soar:soar /data
+RUN mkdir -p /data /keys/private /keys/public && chown -R soar:soar /data /keys && chmod 700 /keys/private
 ENV SOAR_ASSETS_FILE=/app/config/assets.json \
     SOAR_TRIGGERS_FILE=/app/config/triggers.json \
     SOAR_USERS_FILE=/app/config/users.json \
     SOAR_PHANTOM_PLAYBOOKS_DIR=/app/playbooks/phantom \
+    SOAR_GUARDRAILS_FILE=/app/config/guardrails.json \
     SOAR_DATA_DIR=/data
 
 USER soar

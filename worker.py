@@ -42,12 +42,13 @@ def load_store(settings: Settings) -> AssetStore:
     """The assets file against the discovered connectors, with the playbooks checked against both.
 
     Raises:
-        ConfigError: the assets file or the approval public keys are unusable, or a playbook names an unknown
-            connector, action or parameter.
+        ConfigError: the assets file, the guardrails file or the approval public keys are unusable, or a
+            playbook names an unknown connector, action or parameter.
     """
     from activities import discover_connectors
     from core.approvals import load_keyring, trust
     from core.config.users import load_users
+    from core.guardrails import load_guardrails
     from workflows import all_workflows
     from workflows.checks import check_playbooks
     from workflows.registry import load_phantom_playbooks
@@ -58,7 +59,8 @@ def load_store(settings: Settings) -> AssetStore:
     connectors = discover_connectors()
     keyring = load_keyring(settings.trusted_keys_path)
     trust(keyring)  # what prompt validators verify signed answers with
-    store = AssetStore.load(settings.assets_file, connectors, settings.playbook_task_queue, keyring)
+    store = AssetStore.load(settings.assets_file, connectors, settings.playbook_task_queue, keyring,
+                            guardrails=load_guardrails(settings.guardrails_file))
     check_playbooks(all_workflows(), store.assets, connectors,
                     {n: u.connector or "" for n, u in store.unavailable.items()})
     return store

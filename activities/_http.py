@@ -1,15 +1,27 @@
 """Shared HTTP plumbing for connector clients. Each connector's `client.py` subclasses `VendorClient`
 and overrides the two hooks that differ per vendor (`error_detail`, `retry_after`); everything that
 turns an HTTP exchange into our error tree happens in `VendorClient.request`.
+
+No error leaves a client with a secret in it, whatever the route: every method of `VendorClient` and of
+its subclasses is wrapped (`__init_subclass__`) so that a `SoarError` raised through it has the secrets
+replaced by `***`, in every form a vendor may echo them (raw, URL-encoded, JSON-escaped, base64, the Basic
+`user:password` token). The client knows the asset's secret values (`AssetStore.client()` hands them over)
+and everything it sends as a credential: credential headers, the Basic-auth password, secret-looking form,
+JSON and query fields (a CrowdStrike `client_secret`, a PAN-OS keygen `password`, a bearer token).
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import inspect
 import json
+import re
 import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -17,13 +29,46 @@ from core.errors import (
     AuthError,
     NotFound,
     RateLimited,
+    SoarError,
     VendorResponseError,
     VendorUnavailable,
     snippet,
 )
+from core.redaction import scrub_values, secret_forms
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_RETRY_AFTER_S = 3600.0
+# Header and field names whose values are credentials (x-apikey, Key, Authorization, client_secret, ...).
+CREDENTIAL_NAME = re.compile(r"auth|key|token|secret|passw|sig|cookie", re.IGNORECASE)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _scrubbing(fn: F) -> F:
+    """Wrap a client method so that a `SoarError` raised through it leaves without the client's secrets."""
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def run_async(self: VendorClient, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(self, *args, **kwargs)
+            except SoarError as e:
+                self.scrub_error(e)
+                raise
+        return run_async  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def run(self: VendorClient, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except SoarError as e:
+            self.scrub_error(e)
+            raise
+    return run  # type: ignore[return-value]
+
+
+def _wrap_methods(cls: type) -> None:
+    for name, member in list(vars(cls).items()):
+        if inspect.isfunction(member) and not name.startswith("__") and name not in ("scrub", "scrub_error"):
+            setattr(cls, name, _scrubbing(member))
 
 
 def parse_retry_after(value: str | None) -> timedelta | None:
@@ -57,13 +102,48 @@ class VendorClient:
 
     vendor = "vendor"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _wrap_methods(cls)  # every connector's own methods scrub too, not only the ones of this class
+
     def __init__(self, *, asset_name: str, base_url: str, timeout_s: float = 30.0, verify: bool = True,
                  headers: dict[str, str] | None = None, auth: httpx.Auth | tuple[str, str] | None = None) -> None:
         self.asset_name = asset_name
         self.base_url = base_url.rstrip("/")
+        self._secret_forms: set[str] = set()
+        self._learn(headers)
+        if isinstance(auth, tuple):
+            user, password = auth
+            self.scrub_secrets([password, base64.b64encode(f"{user}:{password}".encode()).decode()])
         self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, verify=verify,
                                       headers=headers or {}, auth=auth,
                                       follow_redirects=False)
+
+    # --- secrets ----------------------------------------------------------------------------------
+    def scrub_secrets(self, values: Iterable[str]) -> None:
+        """Scrub these values (and their encoded forms) from every error this client raises."""
+        for v in values:
+            if isinstance(v, str):
+                self._secret_forms |= secret_forms(v)
+
+    def scrub(self, text: str) -> str:
+        """`text` with every known secret replaced by `***`."""
+        return scrub_values(text, self._secret_forms) if self._secret_forms else text
+
+    def scrub_error(self, e: SoarError) -> None:
+        """Scrub an error's message (its args) in place."""
+        if self._secret_forms:
+            e.args = tuple(self.scrub(a) if isinstance(a, str) else a for a in e.args)
+
+    def _learn(self, fields: Mapping[str, Any] | Any) -> None:
+        """Remember the values of credential-named headers or fields (a `Bearer x` token as `x` too)."""
+        items = fields.items() if isinstance(fields, Mapping) else fields if isinstance(fields, list) else ()
+        for item in items:
+            if not (isinstance(item, tuple) and len(item) == 2):
+                continue
+            name, value = item
+            if isinstance(name, str) and isinstance(value, str) and CREDENTIAL_NAME.search(name):
+                self.scrub_secrets([value, value.split(" ", 1)[-1]])
 
     # --- hooks -----------------------------------------------------------------------------------
     def error_detail(self, resp: httpx.Response, body: Any) -> str:
@@ -81,6 +161,8 @@ class VendorClient:
     # --- the boundary -----------------------------------------------------------------------------
     async def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send one request; transport failures become `VendorUnavailable`. Body size is capped."""
+        for part in ("headers", "data", "json", "params"):
+            self._learn(kwargs.get(part))
         try:
             req = self.http.build_request(method, path, **kwargs)
             resp = await self.http.send(req, stream=True)
@@ -165,3 +247,6 @@ class VendorClient:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self.http.aclose()
+
+
+_wrap_methods(VendorClient)

@@ -10,14 +10,16 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.assets import ingest_routes
+from api.console import install as install_console
 from api.errors import install as install_errors
 from api.routers import include_routers
 from api.runs import OutcomeCache, PrometheusRefresh
 from api.temporal_client import LazyClient
+from core.config.notifications import NotificationFile
 from core.config.triggers import TriggerFile
 from core.config.users import load_users
 from core.settings import Settings, get_settings
-from workflows.registry import PLAYBOOKS
+from workflows.registry import PLAYBOOKS, load_phantom_playbooks
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
@@ -36,11 +38,16 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     # Users are checked at start: a public demo token outside dev mode stops the API (ConfigError).
     app.state.users = load_users(settings.users_file, dev_mode=settings.dev_mode)
     app.state.temporal = LazyClient(settings, client)
+    # The Phantom playbooks of this deployment's directory (a broken file stops the API as it stops the
+    # worker: file, line and fix), so triggers, the catalogue and /rest/playbook_run know their names.
+    load_phantom_playbooks(settings)
     app.state.triggers = TriggerFile(settings.triggers_file, PLAYBOOKS.keys())
     app.state.outcomes = OutcomeCache()
     app.state.prometheus_refresh = PrometheusRefresh()
+    app.state.notifications = NotificationFile(settings.notifications_file, PLAYBOOKS.keys())  # Slack's secret
     install_errors(app, settings.api_max_body_bytes)
     include_routers(app)
+    install_console(app)
     return app
 
 

@@ -2,7 +2,9 @@
 the measured duration against the playbook's manual-triage baseline, and the disposition.
 
 Pure functions (no I/O, no clock): `build_report(view)` gives the JSON form, `render_text(report)` the
-text an analyst reads:
+text an analyst reads. While a run goes on, `build_report(view, live, now)` adds what `api/live.py` read from
+Temporal: the actions finished so far, the ones running (attempt, last error, next try) and the prompts
+waiting (time left):
 
     SOAR PLAYBOOK EXECUTION REPORT
     Playbook: Phishing Triage Automation v2.3     Container: SOAR-2024-08921
@@ -14,13 +16,14 @@ text an analyst reads:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from core.metrics import duration_s, saved_minutes
-from core.models import ActionRecord, PlaybookRun, RunStatus, Status
+from core.models import ActionRecord, PlaybookRun, Prompt, RunStatus, Status
 from workflows.messages import ContainerView
 
 HEADER = "SOAR PLAYBOOK EXECUTION REPORT"
@@ -52,6 +55,42 @@ class ActionLine(BaseModel):
     cached_age_s: float | None = Field(default=None, description="How old the cached answer was when used")
 
 
+class RunningLine(BaseModel):
+    """A connector action still running (or waiting for its next attempt), from the run's pending activities."""
+
+    action: str = Field(description="Display title, e.g. 'Quarantine Device'")
+    vendor: str
+    connector: str
+    workflow_id: str = Field(description="The run (or nested run) it belongs to")
+    state: Literal["scheduled", "running", "retrying"]
+    attempt: int
+    last_error: str | None = None
+    next_attempt_in_s: float | None = Field(default=None, description="While waiting to retry")
+    running_for_s: float = Field(description="Since it was first scheduled")
+
+
+class WaitingLine(BaseModel):
+    """A prompt of the run waiting for an analyst."""
+
+    prompt_id: str
+    role: str = Field(description="Who is asked now (the escalation role once escalated)")
+    message: str
+    options: list[str]
+    deadline: datetime
+    time_left_s: float
+    approvals: int = 0
+    quorum: int = 1
+    escalated: bool = False
+
+
+class RunLive(BaseModel):
+    """What a running run has done and is doing (gathered by `api/live.py`)."""
+
+    records: list[ActionRecord] = Field(default_factory=list)
+    running: list[RunningLine] = Field(default_factory=list)
+    workflows: list[str] = Field(default_factory=list, description="The run and its running nested runs")
+
+
 class RunReport(BaseModel):
     """One playbook run of the container."""
 
@@ -70,6 +109,9 @@ class RunReport(BaseModel):
     auto_resolved: bool = False
     error: str | None = None
     actions: list[ActionLine] = Field(default_factory=list)
+    running: list[RunningLine] = Field(default_factory=list, description="While running: actions in flight")
+    waiting: list[WaitingLine] = Field(default_factory=list, description="While running: prompts waiting")
+    elapsed_s: float | None = Field(default=None, description="While running: time since it started")
 
 
 class Report(BaseModel):
@@ -151,6 +193,23 @@ def _line(rec: ActionRecord) -> ActionLine:
                       cached_at=rec.cached_at, cached_age_s=age, **common)
 
 
+def _waiting(p: Prompt, now: datetime) -> WaitingLine:
+    role = p.policy.escalate_to if p.escalated and p.policy.escalate_to else p.role
+    return WaitingLine(prompt_id=p.id, role=role, message=p.message, options=p.options, deadline=p.deadline,
+                       time_left_s=max(0.0, round((p.deadline - now).total_seconds(), 1)),
+                       approvals=len(p.approvals), quorum=p.policy.quorum, escalated=p.escalated)
+
+
+def _add_live(r: RunReport, live: RunLive | None, prompts: list[Prompt], now: datetime) -> None:
+    """Fill a running run's report with what it has done, is doing and waits for."""
+    r.elapsed_s = duration_s(r.started, now)
+    ids = set(live.workflows if live else []) | {r.workflow_id}
+    r.waiting = [_waiting(p, now) for p in prompts if p.workflow_id in ids]
+    if live is not None:
+        r.actions = [_line(a) for a in live.records]
+        r.running = live.running
+
+
 def _run(run: PlaybookRun) -> RunReport:
     from workflows.registry import PLAYBOOKS  # imported here: the registry imports every playbook module
 
@@ -181,9 +240,15 @@ def disposition_text(view: ContainerView) -> str:
     return "Open - awaiting analyst"
 
 
-def build_report(view: ContainerView) -> Report:
-    """The report of a container, from its view (query or final result)."""
+def build_report(view: ContainerView, live: Mapping[str, RunLive] | None = None,
+                 now: datetime | None = None) -> Report:
+    """The report of a container, from its view (query or final result); with `now`, running runs show the
+    prompts they wait for, and with `live` (by run workflow id) also their actions so far and in flight."""
     runs = [_run(r) for r in view.state.runs]
+    if now is not None:
+        for r in runs:
+            if r.status == RunStatus.RUNNING:
+                _add_live(r, (live or {}).get(r.workflow_id), view.pending_prompts, now)
     c = view.state.container
     return Report(
         container_id=view.id or c.id or "", container_name=c.name, status=c.status,
@@ -201,9 +266,28 @@ def _render_action(a: ActionLine) -> str:
     return f"  [{a.index}] {a.action} ({a.vendor}) - {message}{cached} [{fmt_duration(a.duration_s)}]"
 
 
+def _render_running(a: RunningLine, index: int) -> str:
+    what = {"scheduled": "RUNNING (queued)", "running": "RUNNING", "retrying": "RETRYING"}[a.state]
+    parts = [f"attempt {a.attempt}"] if a.attempt > 1 or a.last_error else []
+    if a.last_error:
+        parts.append(f"last error: {one_line(a.last_error, 120)}")
+    if a.next_attempt_in_s is not None:
+        parts.append(f"next try in {fmt_duration(a.next_attempt_in_s)}")
+    detail = f": {', '.join(parts)}" if parts else ""
+    return f"  [{index}] {a.action} ({a.vendor}) - {what}{detail} [{fmt_duration(a.running_for_s)} so far]"
+
+
+def _render_waiting(w: WaitingLine) -> str:
+    quorum = f", {w.approvals} of {w.quorum} approvals" if w.quorum > 1 else ""
+    escalated = ", escalated" if w.escalated else ""
+    return (f"  [?] Prompt Analyst ({w.role}) - WAITING: {fmt_duration(w.time_left_s)} left{quorum}{escalated}; "
+            f"options: {', '.join(w.options)}")
+
+
 def _render_total(r: RunReport) -> str:
     if r.status == RunStatus.RUNNING or r.duration_s is None:
-        return "Total Duration: (running)"
+        return "Total Duration: (running)" if r.elapsed_s is None else \
+            f"Total Duration: (running, {fmt_duration(r.elapsed_s)} so far)"
     total = f"Total Duration: {fmt_duration(r.duration_s)}"
     if r.status != RunStatus.SUCCESS:
         reason = f": {one_line(r.error, 120)}" if r.error else ""
@@ -225,6 +309,9 @@ def render_text(report: Report) -> str:
         version = f" v{r.version}" if r.version else ""
         lines.append(f"Playbook: {r.title}{version}     Container: {report.container_id}")
         lines += [_render_action(a) for a in r.actions]
+        nxt = max((a.index for a in r.actions), default=0) + 1
+        lines += [_render_running(a, nxt + i) for i, a in enumerate(r.running)]
+        lines += [_render_waiting(w) for w in r.waiting]
         lines.append(_render_total(r))
     lines.append(f"Disposition: {report.disposition}")
     return "\n".join(lines) + "\n"

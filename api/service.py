@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from fastapi import HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecution,
@@ -20,12 +20,15 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.aside import StoredAside, fit
 from api.assets import ingest_routes
+from core.blobs import BlobStore
 from core.config.triggers import TriggerFile
-from core.models import Artifact, Container, Sensitivity, Severity
+from core.config.users import User
+from core.models import Artifact, Container, Prompt, Sensitivity, Severity
 from core.prometheus import observe_ingest
 from core.temporal import SA_CONTAINER_NUM, SA_KIND
-from core.visibility import Filter, is_safe
+from core.visibility import Filter, is_safe, pending_prompts
 from workflows.board import BoardView, PromptBoard, board_id
 from workflows.container import ContainerWorkflow
 from workflows.ids import CONTAINER_ID_RE, container_workflow_id
@@ -67,6 +70,9 @@ class Accepted(BaseModel):
     artifacts_added: int = Field(description="Artifacts new to the container (all of them for a new container)")
     reopened: bool = False
     notes: list[str] = Field(default_factory=list)
+    stored_aside: list[StoredAside] = Field(default_factory=list,
+                                            description="What did not fit the container's payload budget: kept "
+                                                        "outside workflow history, readable at `url`")
 
 
 class Page(BaseModel, Generic[T]):
@@ -117,9 +123,12 @@ def _remember(number: int, container_id: str) -> None:
 
 
 async def ingest(request: Request, client: Client, container: Container, source: str,
-                 notes: list[str] | None = None, automate: bool = True) -> Accepted:
+                 notes: list[str] | None = None, automate: bool = True,
+                 aside: list[Artifact] | None = None) -> Accepted:
     """Start (or find) the container and say which playbooks its triggers start.
 
+    What does not fit the payload budget (oversize values, the last artifacts, and `aside`: artifacts a parser
+    set aside) is stored outside history first (`api/aside.py`) and listed in the answer.
     `automate=False` (Splunk's `run_automation: false`) creates it without running playbooks; the artifact that
     comes with `run_automation: true` runs them (`POST /rest/artifact`).
     """
@@ -128,6 +137,13 @@ async def ingest(request: Request, client: Client, container: Container, source:
         raise HTTPException(422, f"artifacts: {len(container.artifacts)} given; the limit is "
                                  f"{settings.api_max_artifacts} per container. Split the alert or raise "
                                  "SOAR_API_MAX_ARTIFACTS")
+    notes = list(notes or [])
+    try:
+        stored = fit(container, notes, BlobStore(settings.data_dir / "blobs"), settings.container_budget_bytes,
+                     aside)
+    except OSError as e:
+        raise HTTPException(503, f"cannot store what does not fit the container's history ({e.strerror}); check "
+                                 "SOAR_DATA_DIR is writable. Nothing was created; retry after fixing it") from None
     assign_id(container)
     who = getattr(getattr(request.state, "user", None), "name", "unknown")
     for a in container.artifacts:
@@ -145,8 +161,7 @@ async def ingest(request: Request, client: Client, container: Container, source:
                     playbooks=res.playbooks if res.duplicate else playbooks,
                     url=f"/api/v1/containers/{res.container_id}", artifacts=len(container.artifacts),
                     artifacts_added=res.artifacts_added if res.duplicate else len(container.artifacts),
-                    reopened=res.reopened,
-                    notes=notes or [])
+                    reopened=res.reopened, notes=notes, stored_aside=stored)
 
 
 def container_handle(client: Client, container_id: str) -> WorkflowHandle[ContainerWorkflow, ContainerView]:
@@ -193,6 +208,58 @@ async def _fetch_page(it: WorkflowExecutionAsyncIterator, had_token: bool) -> No
         if had_token and e.status == RPCStatusCode.INVALID_ARGUMENT:
             raise HTTPException(422, "page_token: expired or invalid; start again without it") from None
         raise
+
+
+class PendingPrompt(Prompt):
+    """A pending prompt as its run publishes it (memo), with the time left and whether the caller may answer."""
+
+    time_left_s: float = Field(description="Seconds until the deadline (0 once passed)")
+    can_respond: bool = Field(description="The caller holds the prompt's role")
+
+
+def _row(prompt: Prompt, user: User, now: datetime) -> PendingPrompt:
+    return PendingPrompt(**dict(prompt), can_respond=user.has_role(prompt.role),
+                         time_left_s=max(0.0, round((prompt.deadline - now).total_seconds(), 1)))
+
+
+async def _pending(wf: WorkflowExecution, user: User, now: datetime) -> list[PendingPrompt]:
+    memo = await wf.memo()
+    rows = memo.get("prompts")  # every pending prompt of the run (a Phantom run may wait on several)
+    if not isinstance(rows, list):
+        rows = [memo["prompt"]] if isinstance(memo.get("prompt"), dict) else []  # runs started before "prompts"
+    out = []
+    for p in rows:
+        try:
+            prompt = Prompt.model_validate(p)
+        except ValidationError:
+            continue  # not a prompt this API can show (e.g. written by a newer, incompatible worker)
+        out.append(_row(prompt, user, now))
+    return out  # empty: the run answered them between the listing and now
+
+
+async def pending_prompt_page(client: Client, user: User, page_size: int, page_token: str | None,
+                              board_queue: str | None = None) -> tuple[list[PendingPrompt], str | None]:
+    """One page of the pending prompts (from the runs' memos: no query per run), as `user` sees them. With
+    `board_queue`, the first page also leads with the prompts opened in the last minutes that the visibility
+    index does not list yet (the prompt board of that playbook queue, `workflows.board`), and a prompt closed
+    meanwhile is left out even while the index lags.
+
+    Raises:
+        HTTPException: 422 for a page token this API did not issue.
+    """
+    found, next_token = await visibility_page(client, pending_prompts(), page_size, page_token)
+    now = datetime.now(UTC)
+    rows = [p for wf in found for p in await _pending(wf, user, now)]
+    board = await fresh_prompts(client, board_queue) if board_queue else None
+    if board is None:
+        return rows, next_token
+    gone = set(board.closed)
+    if page_token is None:  # the first page leads with the fresh prompts not listed yet
+        listed = {p.id for p in rows}
+        fresh = [_row(p, user, now) for p in board.opened if p.id not in listed and p.id not in gone]
+        return fresh + [p for p in rows if p.id not in gone], next_token
+    shown = {p.id for p in board.opened}  # later pages leave out what the first page showed from the board
+    return [p for p in rows if p.id not in gone and p.id not in shown], next_token
 
 
 async def visibility_page(client: Client, query: Filter, page_size: int,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from core.settings import ROOT, get_settings
+from core.settings import ROOT, Settings, get_settings
 from core.temporal import dev_server_dynamic_config_args, dev_server_path, search_attribute_cli_args
 
 
@@ -37,6 +37,20 @@ def dev_server_command(db: Path, port: int, ui_port: int, ip: str = "127.0.0.1")
             *search_attribute_cli_args(), *dev_server_dynamic_config_args()]
 
 
+def load_notifications_if_any(s: object) -> None:
+    """Validate notifications.json (and resolve its secrets) when there is one.
+
+    Raises:
+        ConfigError: naming the channel or route, the field and the fix.
+    """
+    from core.config.notifications import load_notifications
+    from workflows.registry import PLAYBOOKS
+
+    path: Path = s.notifications_file  # type: ignore[attr-defined]
+    if path.exists():
+        load_notifications(path, PLAYBOOKS).check_secrets()
+
+
 def _check_config(s: object) -> None:
     """Validate every config file (and the playbooks against them) before starting anything; a problem is
     one clear line, exit 2. An unavailable asset is reported but does not stop the start."""
@@ -49,11 +63,32 @@ def _check_config(s: object) -> None:
         store = load_store(s)  # type: ignore[arg-type]
         load_triggers(s.triggers_file, PLAYBOOKS)  # type: ignore[attr-defined]
         load_users(s.users_file, dev_mode=s.dev_mode)  # type: ignore[attr-defined]
+        load_notifications_if_any(s)
         for u in store.unavailable.values():
             typer.echo(f"asset {u.asset_name} is unavailable (its actions will fail): {u.reason}", err=True)
     except ConfigError as e:
         typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(2) from None
+
+
+def _demo_notifications(s: Settings, env: dict[str, str]) -> Settings:
+    """Unless notifications are configured, announce prompts on the simulator's Slack, Teams, webhook and SMTP
+    sinks (a file in the data directory, its secrets in this stack's environment only)."""
+    import json
+
+    from simulator.credentials import demo_notifications, notification_env
+
+    if "SOAR_NOTIFICATIONS_FILE" in os.environ or s.notifications_file.exists():
+        return s
+    sim_url = f"http://{s.simulator_host}:{s.simulator_port}"
+    path = s.data_dir / "dev-notifications.json"
+    path.write_text(json.dumps(demo_notifications(sim_url, s.simulator_host, s.simulator_smtp_port), indent=2) + "\n")
+    for k, v in notification_env(sim_url).items():
+        env.setdefault(k, v)
+        os.environ.setdefault(k, v)
+    env["SOAR_NOTIFICATIONS_FILE"] = str(path)
+    env.setdefault("SOAR_PUBLIC_URL", f"http://{s.api_host}:{s.api_port}")
+    return s.model_copy(update={"notifications_file": path})
 
 
 def register(app: typer.Typer) -> None:
@@ -82,6 +117,8 @@ def register(app: typer.Typer) -> None:
             users = write_demo_users(s.data_dir / "dev-users.json")
             env["SOAR_USERS_FILE"], env["SOAR_DEV_MODE"] = str(users), "1"
             s = s.model_copy(update={"users_file": users, "dev_mode": True})
+        if not no_simulator:
+            s = _demo_notifications(s, env)
         _check_config(s)
         env.setdefault("SOAR_TEMPORAL_ADDRESS", f"127.0.0.1:{s.dev_server_port}")
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -120,7 +157,8 @@ def register(app: typer.Typer) -> None:
                 # `soar simulator`: the HTTP vendors and the Active Directory's LDAPS listener (it is up
                 # before the HTTP port opens: the app starts it in its lifespan).
                 start("simulator", [py, "-m", "cli.main", "simulator", "--host", s.simulator_host,
-                                    "--port", str(s.simulator_port), "--ldap-port", str(s.simulator_ldap_port)])
+                                    "--port", str(s.simulator_port), "--ldap-port", str(s.simulator_ldap_port),
+                                    "--smtp-port", str(s.simulator_smtp_port)])
                 _wait_port(s.simulator_host, s.simulator_port, 20)
             start("worker", [py, str(ROOT / "worker.py")])
             start("api", [py, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", s.api_host,
@@ -131,6 +169,7 @@ def register(app: typer.Typer) -> None:
                 f"  Temporal gRPC      127.0.0.1:{s.dev_server_port}\n"
                 f"  Temporal Web UI    http://127.0.0.1:{s.dev_server_ui_port}\n"
                 f"  API                http://{s.api_host}:{s.api_port}  (docs: /docs)\n"
+                f"  Analyst console    http://{s.api_host}:{s.api_port}/console/  (demo token: demo-tier2-token)\n"
                 + ("" if no_simulator else f"  Vendor simulator   http://{s.simulator_host}:{s.simulator_port}\n"
                    f"  Active Directory   ldaps://{s.simulator_host}:{s.simulator_ldap_port}  (simulated DC)\n")
                 + f"  Workflow history   {db}\nPress Ctrl-C to stop.\n"
@@ -166,13 +205,17 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def simulator(host: str = typer.Option(None), port: int = typer.Option(None),
                   ldap_port: int = typer.Option(None, help="LDAPS port of the simulated Active Directory "
-                                                           "(default SOAR_SIMULATOR_LDAP_PORT, 8636)")) -> None:
-        """Run the vendor simulator: the HTTP vendors and an LDAPS Active Directory (loopback by default)."""
+                                                           "(default SOAR_SIMULATOR_LDAP_PORT, 8636)"),
+                  smtp_port: int = typer.Option(None, help="Port of the SMTP sink for e-mail notifications "
+                                                           "(default SOAR_SIMULATOR_SMTP_PORT, 8025)")) -> None:
+        """Run the vendor simulator: the HTTP vendors, an LDAPS Active Directory and an SMTP sink (loopback by
+        default)."""
         import uvicorn
 
         from simulator.app import create_app
 
         s = get_settings()
         host = host or s.simulator_host
-        app = create_app(ldap_host=host, ldap_port=s.simulator_ldap_port if ldap_port is None else ldap_port)
+        app = create_app(ldap_host=host, ldap_port=s.simulator_ldap_port if ldap_port is None else ldap_port,
+                         smtp_port=s.simulator_smtp_port if smtp_port is None else smtp_port)
         uvicorn.run(app, host=host, port=port or s.simulator_port, log_level="warning")

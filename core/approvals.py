@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -103,6 +105,11 @@ class Signer:
         """Sign `claims`."""
         data = claims.canonical()
         return SignedApproval(claims=data.decode(), kid=self.kid, signature=_b64(self._key.sign(data)))
+
+    def derive(self, label: bytes) -> bytes:
+        """A 32-byte key for another purpose of the API (e.g. signing console sessions), derived from this one
+        with HMAC-SHA256 over `label`: whoever can sign approvals can sign sessions, and nobody else."""
+        return hmac.new(self._key.private_bytes_raw(), label, hashlib.sha256).digest()
 
     def public_key(self) -> str:
         """The raw public key, base64 (what workers trust)."""

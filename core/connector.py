@@ -21,9 +21,10 @@ from datetime import timedelta
 from types import ModuleType
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.errors import ApprovalRequired, ConfigError, InvalidParameter
+from core.guardrails import Guardrails
 from core.models import ActionInput, ActionResult
 
 DEFAULT_ACTION_TIMEOUT = timedelta(seconds=60)
@@ -57,6 +58,16 @@ class ConnectorConfig(BaseModel):
                                description="Who approves this asset's high-impact actions a playbook did not ask about")
     cache_ttl_s: float = Field(default=0.0, ge=0, le=86_400,
                                description="Cache read-only results this long (per worker process); 0 = off")
+    guardrails: Guardrails | None = Field(default=None, description="Guardrails added for this asset's actions "
+                                                                    "(lists add to the file's; see README)")
+
+    @field_validator("guardrails")
+    @classmethod
+    def _asset_guardrails(cls, v: Guardrails | None) -> Guardrails | None:
+        if v is not None and "trusted_relays" in v.model_fields_set:
+            raise ValueError("trusted_relays are read by the e-mail ingestion, from the guardrails file only; "
+                             "move them to config/guardrails.json")
+        return v
 
 
 def accepted_keys(model: type[BaseModel]) -> set[str]:
@@ -69,19 +80,6 @@ def accepted_keys(model: type[BaseModel]) -> set[str]:
             out.add(alias)
         elif isinstance(alias, AliasChoices):
             out.update(c for c in alias.choices if isinstance(c, str))
-    return out
-
-
-def secret_fields(model: type[BaseModel]) -> set[str]:
-    """Names (and aliases) of the model's `SecretStr` fields."""
-    out: set[str] = set()
-    for name, f in model.model_fields.items():
-        ann = f.annotation
-        if ann is SecretStr or SecretStr in getattr(ann, "__args__", ()):
-            out.add(name)
-            alias = f.validation_alias
-            if isinstance(alias, AliasChoices):
-                out.update(c for c in alias.choices if isinstance(c, str))
     return out
 
 
@@ -137,6 +135,7 @@ class ActionContext(Generic[ConfigT, ClientT]):
     container_id: str | None = None
     correlation_id: str | None = None
     heartbeat: Callable[..., None] = _no_heartbeat
+    guardrails: Guardrails = field(default_factory=Guardrails)  # the asset's rules, for checks after a read
 
 
 ActionFn = Callable[[ActionContext[Any, Any], Any], Awaitable[ActionResult]]
@@ -292,16 +291,6 @@ class Connector(Generic[ConfigT, ClientT]):
         return spec
 
 
-def scrub(text: str, asset: AssetConfig | None) -> str:
-    """Replace every secret value of the asset in `text` with `***`."""
-    if asset is None:
-        return text
-    for s in sorted(asset.secrets, key=len, reverse=True):
-        if len(s) >= 4:
-            text = text.replace(s, "***")
-    return text
-
-
 def is_high_impact(spec: ActionSpec, asset: AssetConfig) -> bool:
     """Whether the action needs an approval on this asset (declared, or marked by the asset)."""
     extra = {snake(a) for a in asset.settings.high_impact_actions}
@@ -359,23 +348,29 @@ def no_authority(spec: ActionSpec, params: BaseModel) -> None:
 
 async def execute(connector: Connector[Any, Any], spec: ActionSpec, inp: ActionInput, asset: AssetConfig,
                   client: Closeable, heartbeat: Callable[..., None] | None = None,
-                  authorize: Authorize = no_authority) -> ActionResult:
-    """Run one action: check the asset, validate parameters, enforce approval, call the connector.
+                  authorize: Authorize = no_authority, guard: Guardrails | None = None) -> ActionResult:
+    """Run one action: check the asset, validate parameters, apply guardrails, enforce approval, call it.
 
-    For a high-impact action `authorize(spec, params)` must pass: it verifies the signed approval against
-    this action, target and container (`core.approvals.check_action`) and raises otherwise.
+    Every action that is not read-only passes `guard.check(spec, asset, params)` first (None: the built-in
+    rules, so no caller runs without guardrails); the action itself gets the asset's rules as
+    `ctx.guardrails` for the checks that need a read. For a high-impact action `authorize(spec, params)` must
+    then pass: it verifies the signed approval against this action, target and container
+    (`core.approvals.check_action`) and raises otherwise.
 
     Raises:
-        InvalidParameter, ApprovalRequired, ApprovalInvalid, ConfigError, or a ConnectorError.
+        InvalidParameter, GuardrailRefused, ApprovalRequired, ApprovalInvalid, ConfigError, or a ConnectorError.
     """
     if asset.connector != connector.name:
         raise ConfigError("assets", f"asset '{asset.asset_name}'", "app",
                           f"asset is a {asset.app} asset, not {connector.app}",
                           f"run {connector.title} actions on a {connector.app} asset")
     params = parse_params(spec, inp.params)
-    if is_high_impact(spec, asset):
+    rails = guard or Guardrails()
+    if not spec.read_only:
+        rails.check(spec, asset, params)
+    if is_high_impact(spec, asset) or inp.require_approval:
         authorize(spec, params)
     ctx: ActionContext[Any, Any] = ActionContext(
         asset=asset, config=asset.settings, client=client, container_id=inp.container_id,
-        correlation_id=inp.correlation_id, heartbeat=heartbeat or _no_heartbeat)
+        correlation_id=inp.correlation_id, heartbeat=heartbeat or _no_heartbeat, guardrails=rails.for_asset(asset))
     return await spec.fn(ctx, params)

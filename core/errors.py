@@ -6,6 +6,7 @@ per connector (its `client.py`), and into Temporal `ApplicationError` at the act
     ├── AssetUnavailable          the asset's configuration is wrong; the message says why (never retried)
     ├── ApprovalRequired          a high-impact action ran without an analyst's approval (never retried)
     ├── ApprovalInvalid           its approval is forged, expired or for another action/target (never retried)
+    ├── GuardrailRefused          a response action aimed at what must never be touched (never retried)
     └── ConnectorError            anything a connector action can raise
         ├── InvalidParameter      the parameter is not an IP/hash/URL/...; raised before any request
         ├── AuthError             401/403: credentials or scope wrong (never retried)
@@ -60,6 +61,18 @@ class ApprovalInvalid(SoarError):
     """An approval did not verify: bad signature, unknown key, expired, or for another prompt/action/target."""
 
 
+class GuardrailRefused(SoarError):
+    """A response action was refused by a guardrail (core/guardrails.py) before any vendor call.
+
+    The message names the rule, the value and what to change if the action is really intended; `rule` and
+    `value` carry them for the audit log.
+    """
+
+    def __init__(self, rule: str, value: str, problem: str, fix: str) -> None:
+        self.rule, self.value, self.problem, self.fix = rule, value, problem, fix
+        super().__init__(f"refused by guardrail {rule}: {problem}. Fix: {fix}")
+
+
 class ConnectorError(SoarError):
     """Base of the errors a connector action raises."""
 
@@ -103,6 +116,7 @@ NON_RETRYABLE_TYPES: list[str] = [
     "AssetUnavailable",
     "ApprovalRequired",
     "ApprovalInvalid",
+    "GuardrailRefused",
     "InvalidParameter",
     "AuthError",
     "NotFound",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, Field
@@ -47,11 +47,12 @@ class Run(BaseModel):
 
 
 class AskedPrompt(NamedTuple):
-    """One analyst prompt, counted once: the playbook that asked, its record's summary, the wait."""
+    """One analyst prompt, counted once: the playbook that asked, its record's summary, the wait, when asked."""
 
     playbook: str
     summary: dict[str, Any]
     waited_s: float
+    asked: datetime | None = None
 
 
 class Stats(BaseModel):
@@ -119,7 +120,7 @@ def prompts_of(runs: Iterable[Run], asked_by: Callable[[str], str | None] = lamb
             if rec.kind != "prompt":
                 continue
             pid = str(rec.summary.get("prompt_id") or f"{r.workflow_id}#{rec.index}")
-            out.setdefault(pid, AskedPrompt(asked_by(pid) or r.playbook, rec.summary, rec.duration_s))
+            out.setdefault(pid, AskedPrompt(asked_by(pid) or r.playbook, rec.summary, rec.duration_s, rec.started))
     return out
 
 
@@ -178,3 +179,70 @@ def by_playbook(runs: list[Run], prompts: Mapping[str, AskedPrompt],
         groups.setdefault(r.playbook, []).append(r)
     return {name: stats(rs, [p for p in prompts.values() if p.playbook == name], baselines)
             for name, rs in sorted(groups.items())}
+
+
+# ---- per day and distributions (the console's charts) -------------------------------------------------
+class Day(BaseModel):
+    """The figures of one calendar day (in the reader's time zone): runs started that day, prompts asked."""
+
+    day: date
+    runs: int = 0
+    finished: int = Field(default=0, description="Finished top-level runs")
+    auto_resolved: int = 0
+    prompts_answered: int = 0
+    prompts_timed_out: int = 0
+    time_saved_minutes: float = 0.0
+
+    @property
+    def auto_resolved_share(self) -> float | None:
+        """Auto-resolved over finished top-level runs (None on a day without any)."""
+        return self.auto_resolved / self.finished if self.finished else None
+
+
+def daily(runs: Iterable[Run], prompts: Iterable[AskedPrompt], tz: tzinfo, first: date, last: date,
+          baselines: Mapping[str, float] | None = None) -> list[Day]:
+    """One `Day` per calendar day from `first` to `last` (inclusive), by the run's start in `tz`, with the same
+    counting rules as `stats` (nested runs save no time; prompts once each, on the day they were asked)."""
+    days = {first + timedelta(days=i): Day(day=first + timedelta(days=i)) for i in range((last - first).days + 1)}
+    for r in runs:
+        d = days.get(r.started.astimezone(tz).date())
+        if d is None:
+            continue
+        d.runs += 1
+        took = r.duration_s
+        if r.nested or r.status == RunStatus.RUNNING or took is None:
+            continue
+        d.finished += 1
+        d.auto_resolved += bool(r.outcome and r.outcome.auto_resolved)
+        baseline = r.outcome.baseline_minutes if r.outcome else (baselines or {}).get(r.playbook, 0.0)
+        d.time_saved_minutes += saved_minutes(r.status, baseline, took)
+    for p in prompts:
+        d = days.get(p.asked.astimezone(tz).date()) if p.asked else None
+        if d is not None:
+            d.prompts_timed_out += bool(p.summary.get("timed_out"))
+            d.prompts_answered += bool(p.summary.get("responder")) and not p.summary.get("timed_out")
+    return list(days.values())
+
+
+def durations_by_playbook(runs: Iterable[Run]) -> dict[str, list[float]]:
+    """Finished runs' durations per playbook (sorted by name; values sorted)."""
+    out: dict[str, list[float]] = {}
+    for r in runs:
+        took = r.duration_s
+        if r.status != RunStatus.RUNNING and took is not None:
+            out.setdefault(r.playbook, []).append(took)
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def response_times(prompts: Iterable[AskedPrompt]) -> list[float]:
+    """How long answered prompts waited for their answer (seconds, sorted)."""
+    return sorted(p.waited_s for p in prompts if p.summary.get("responder") and not p.summary.get("timed_out"))
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The `q` quantile of sorted `values` (linear interpolation); 0 for none."""
+    if not values:
+        return 0.0
+    pos = (len(values) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)

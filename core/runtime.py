@@ -25,12 +25,14 @@ from core.connector import (
     is_high_impact,
     quorum_of,
     raw_target,
-    scrub,
     target_of,
 )
 from core.errors import AssetUnavailable, ConfigError, SoarError
+from core.guardrails import Guardrails, load_guardrails
 from core.models import ActionInput, ActionResult, AssetRoute
 from core.prometheus import observe_cache
+from core.redaction import ScrubsSecrets, scrub
+from core.settings import get_settings
 from core.temporal import asset_task_queue
 
 log = logging.getLogger("soar.actions")
@@ -44,9 +46,11 @@ class AssetStore:
     """
 
     def __init__(self, assets: Assets, connectors: Mapping[str, Connector[Any, Any]],
-                 playbook_queue: str = "soar-playbooks", keyring: Keyring | None = None) -> None:
+                 playbook_queue: str = "soar-playbooks", keyring: Keyring | None = None,
+                 guardrails: Guardrails | None = None) -> None:
         self.assets = assets.available
         self.keyring = keyring
+        self.guardrails = guardrails or Guardrails()
         self.unavailable: dict[str, UnavailableAsset] = dict(assets.unavailable)
         self.connectors = dict(connectors)
         self.playbook_queue = playbook_queue
@@ -55,16 +59,22 @@ class AssetStore:
 
     @classmethod
     def load(cls, path: Path, connectors: Mapping[str, Connector[Any, Any]],
-             playbook_queue: str = "soar-playbooks", keyring: Keyring | None = None) -> AssetStore:
+             playbook_queue: str = "soar-playbooks", keyring: Keyring | None = None,
+             guardrails: Guardrails | None = None) -> AssetStore:
         """Load the assets file against the given connectors.
 
         Args:
             keyring: the approval keys high-impact actions verify with (default: the process's trusted keys).
+            guardrails: the rules response actions are checked against (default: the settings' guardrails
+                file, so the CLI's actions are guarded like the worker's).
 
         Raises:
-            ConfigError: the file itself is unusable (see `load_assets`).
+            ConfigError: the assets file or the guardrails file is unusable (see `load_assets`,
+                `load_guardrails`).
         """
-        return cls(load_assets(path, connectors), connectors, playbook_queue, keyring)
+        if guardrails is None:
+            guardrails = load_guardrails(get_settings().guardrails_file)
+        return cls(load_assets(path, connectors), connectors, playbook_queue, keyring, guardrails)
 
     def get(self, name: str) -> AssetConfig:
         """The asset called `name`.
@@ -91,6 +101,8 @@ class AssetStore:
         if c is None:
             c = self._clients[asset.asset_name] = self.connector_of(asset).client(asset_name=asset.asset_name,
                                                                                  config=asset.settings)
+            if isinstance(c, ScrubsSecrets):  # HTTP clients scrub them from every error they raise
+                c.scrub_secrets(asset.secrets)
         return c
 
     async def aclose(self) -> None:
@@ -146,7 +158,8 @@ class AssetStore:
                          connector=asset.connector, container_id=inp.container_id)
 
         def call() -> Any:
-            return execute(connector, spec, inp, asset, self.client(asset), heartbeat, authorize=authorize)
+            return execute(connector, spec, inp, asset, self.client(asset), heartbeat, authorize=authorize,
+                           guard=self.guardrails)
 
         if not cacheable(spec, asset):
             return await call()  # type: ignore[no-any-return]

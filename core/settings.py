@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     dev_mode: bool = Field(default=False, description="Accept the public demo tokens (soar dev sets it)")
     phantom_playbooks_dir: Path = Field(default=ROOT / "playbooks" / "phantom",
                                         description="Phantom-format playbooks (<name>.py + optional <name>.json)")
+    guardrails_file: Path | None = Field(default=None, description="Default: config/guardrails.json if present")
 
     # Local state (dev server SQLite, raw emails)
     data_dir: Path = ROOT / ".data"
@@ -43,13 +44,27 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_max_body_bytes: int = 10 * 1024 * 1024
     api_max_artifacts: int = 1000
+    container_budget_bytes: int = Field(default=256 * 1024, ge=16 * 1024, le=1536 * 1024,
+                                        description="A new container's serialised size in history; the rest is "
+                                                    "stored aside (GET /api/v1/blobs/<sha256>)")
     api_url: str = "http://127.0.0.1:8000"
     api_token: SecretStr | None = None  # used by the CLI's analyst commands
+    public_url: str = Field(default="http://127.0.0.1:8000",
+                            description="Where analysts reach the API and console (links in notifications)")
+
+    # The analyst's console (/console/): signed session cookies on top of the users file
+    console_session_s: float = Field(default=8 * 3600, gt=0, le=7 * 86_400, description="Session lifetime")
+    console_session_key: SecretStr | None = Field(
+        default=None, description="Session signing key (default: derived from the approval signing key)")
+
+    # Notifications (prompt opened, reminders, escalation, timeout): channels per role or playbook
+    notifications_file: Path = ROOT / "config" / "notifications.json"
 
     # Simulator
     simulator_host: str = "127.0.0.1"
     simulator_port: int = 8100
     simulator_ldap_port: int = 8636  # LDAPS of the simulated Active Directory (0: any free port)
+    simulator_smtp_port: int = 8025  # the simulator's SMTP sink (STARTTLS; 0: any free port)
 
     # Dev server
     dev_server_port: int = 7233

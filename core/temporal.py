@@ -31,10 +31,11 @@ SA_AUTO_RESOLVED = SearchAttributeKey.for_bool("SoarAutoResolved")
 SA_KIND = SearchAttributeKey.for_keyword("SoarKind")  # container | playbook
 SA_CONTAINER_NUM = SearchAttributeKey.for_int("SoarContainerNum")  # the numeric id Splunk clients use
 SA_LAST_AUDIT = SearchAttributeKey.for_datetime("SoarLastAudit")  # when the container last got an audit event
+SA_NAME = SearchAttributeKey.for_text("SoarName")  # the container's name, for word search (set at start)
 
 SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [
     SA_LABEL, SA_SEVERITY, SA_STATUS, SA_DISPOSITION, SA_PLAYBOOK, SA_CONTAINER_ID,
-    SA_AWAITING_PROMPT, SA_AUTO_RESOLVED, SA_KIND, SA_CONTAINER_NUM, SA_LAST_AUDIT,
+    SA_AWAITING_PROMPT, SA_AUTO_RESOLVED, SA_KIND, SA_CONTAINER_NUM, SA_LAST_AUDIT, SA_NAME,
 ]
 
 

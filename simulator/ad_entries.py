@@ -9,9 +9,12 @@ Users (password `credentials.AD_USER_PASSWORD` unless noted):
 | `asmith` | CN=Alice Smith,CN=Users | 512 | SOC analyst; jdoe's manager |
 | `mlopez` | CN=Maria Lopez,OU=Staff | 514 | already disabled (a leaver) |
 | `Administrator` | CN=Administrator,CN=Users | 66048 | Domain Admins; cannot bind here (no password is known) |
+| `t0-ops` | CN=Tier0 Operator,OU=Staff | 66048 | Tier 0 Operators, a group nested in Domain Admins (a guardrail case) |
+| `svc-backup` | CN=svc-backup,OU=Service Accounts | 66048 | no groups; DONT_EXPIRE_PASSWORD (a flag besides 0x2) |
 | `WORKSTATION-042$` | CN=WORKSTATION-042,OU=Workstations | 4096 | a computer (objectClass user, category Computer) |
 
-Members of Domain Admins and SOAR Responders may write; every other account only reads.
+Members of Domain Admins and SOAR Responders may write; every other account only reads. Groups carry
+`member`, and a nested group its own `memberOf`, as a DC returns them.
 Values are stored as a DC sends them over LDAP: integers and FILETIMEs as decimal strings, times as
 GeneralizedTime, objectSid and objectGUID as bytes.
 """
@@ -84,7 +87,9 @@ def _user(cn: str, ou: str, sam: str, rid: int, uac: int, *, groups: list[str], 
 
 
 GROUPS = {"Domain Admins": ("CN=Users", 512), "Domain Users": ("CN=Users", 513),
-          "SOAR Responders": ("OU=Groups", 1110), "Finance": ("OU=Groups", 1111), "VPN Users": ("OU=Groups", 1112)}
+          "SOAR Responders": ("OU=Groups", 1110), "Finance": ("OU=Groups", 1111), "VPN Users": ("OU=Groups", 1112),
+          "Tier 0 Operators": ("OU=Groups", 1113)}
+NESTED = {"Tier 0 Operators": ["CN=Domain Admins,CN=Users"]}  # group -> the groups it is a member of
 
 
 def seed_entries() -> list[DirectoryEntry]:
@@ -99,6 +104,10 @@ def seed_entries() -> list[DirectoryEntry]:
               description="Built-in account for administering the computer/domain"),
         _user("svc-soar", "OU=Service Accounts", "svc-soar", 1104, 0x10200, groups=["CN=SOAR Responders,OU=Groups"],
               description="SOAR automation: reads accounts, disables/enables them on analyst approval"),
+        _user("Tier0 Operator", "OU=Staff", "t0-ops", 1114, 0x10200, groups=["CN=Tier 0 Operators,OU=Groups"],
+              description="Tier 0 administration (a domain admin through a nested group)"),
+        _user("svc-backup", "OU=Service Accounts", "svc-backup", 1115, 0x10200, groups=[],
+              description="Backup agent service account"),
         _user("John Doe", "CN=Users", "jdoe", 1105, 0x200, given="John", sn="Doe",
               groups=["CN=Finance,OU=Groups", "CN=VPN Users,OU=Groups"], mail=f"jdoe@{DOMAIN_DNS}",
               title="Financial Analyst", department="Finance", telephoneNumber="+1 555 0142",
@@ -119,10 +128,14 @@ def seed_entries() -> list[DirectoryEntry]:
     for e in entries:
         for g in e.get("memberOf"):
             members.setdefault(norm_dn(str(g)), []).append(e.dn)
+    for name, (ou, _) in GROUPS.items():
+        for parent in NESTED.get(name, []):
+            members.setdefault(norm_dn(f"{parent},{dom}"), []).append(f"CN={name},{ou},{dom}")
     for name, (ou, rid) in GROUPS.items():
         dn = f"CN={name},{ou},{dom}"
+        nested = {"memberOf": [f"{p},{dom}" for p in NESTED[name]]} if name in NESTED else {}
         entries.append(_object(dn, ["top", "group"], "Group", rid, sAMAccountName=name, groupType="-2147483646",
-                               sAMAccountType="268435456", member=members.get(norm_dn(dn), [])))
+                               sAMAccountType="268435456", member=members.get(norm_dn(dn), []), **nested))
     return entries
 
 

@@ -2,6 +2,7 @@
 
 With `ldap_port`, the app also runs the simulated Active Directory's LDAPS listener
 (simulator/active_directory.py) on the same event loop for as long as it serves; `GET /_sim/ldap` says where.
+With `smtp_port`, likewise the SMTP sink for e-mail notifications (simulator/smtp_server.py; `GET /_sim/smtp`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from fastapi.responses import JSONResponse
 import simulator
 from simulator.active_directory import start_ldap
 from simulator.core import Fault, FaultResponse, SimState
+from simulator.smtp_server import start_smtp
 
-INFRA_MODULES = {"core", "app", "verdicts"}
+INFRA_MODULES = {"core", "app", "verdicts", "smtp_server"}
 
 
 def vendor_modules() -> list[Any]:
@@ -34,28 +36,34 @@ def vendor_modules() -> list[Any]:
     return out
 
 
-def create_app(*, ldap_host: str = "127.0.0.1", ldap_port: int | None = None) -> FastAPI:
+def create_app(*, ldap_host: str = "127.0.0.1", ldap_port: int | None = None,
+               smtp_port: int | None = None) -> FastAPI:
     """Build the simulator with fresh state.
 
     Args:
-        ldap_host: where the LDAPS listener binds.
+        ldap_host: where the LDAPS listener (and the SMTP sink) binds.
         ldap_port: its port (0: any free one, see `app.state.ldap.port`); None: no LDAP listener.
+        smtp_port: the SMTP sink's port (0: any free one, see `app.state.smtp.port`); None: none.
     """
     sim = SimState()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ldap = None if ldap_port is None else await start_ldap(sim, ldap_host, ldap_port)
+        app.state.smtp = None if smtp_port is None else await start_smtp(sim, ldap_host, smtp_port)
         try:
             yield
         finally:
             if app.state.ldap is not None:
                 await app.state.ldap.close()
+            if app.state.smtp is not None:
+                await app.state.smtp.close()
 
     app = FastAPI(title="SOAR vendor simulator", docs_url="/_sim/docs", openapi_url="/_sim/openapi.json",
                   lifespan=lifespan)
     app.state.sim = sim
     app.state.ldap = None
+    app.state.smtp = None
 
     @app.exception_handler(FaultResponse)
     async def _fault(_: Request, exc: FaultResponse):  # type: ignore[no-untyped-def]
@@ -107,6 +115,14 @@ def create_app(*, ldap_host: str = "127.0.0.1", ldap_port: int | None = None) ->
         endpoint = request.app.state.ldap
         if endpoint is None:
             return JSONResponse({"detail": "no LDAP listener (start with `soar simulator`)"}, status_code=404)
+        return JSONResponse(endpoint.info())
+
+    @app.get("/_sim/smtp")
+    async def smtp(request: Request) -> JSONResponse:
+        """The SMTP sink's endpoint and the certificate its STARTTLS presents (404 when none runs)."""
+        endpoint = request.app.state.smtp
+        if endpoint is None:
+            return JSONResponse({"detail": "no SMTP sink (start with `soar simulator`)"}, status_code=404)
         return JSONResponse(endpoint.info())
 
     @app.get("/healthz")

@@ -181,6 +181,7 @@ async def get_file(file_id: str, request: Request) -> Response:
     sha256 = h if len(h) == 64 else hashlib.sha256(h.encode()).hexdigest()
     name = {"malicious": "invoice_0424.exe", "suspicious": "setup_helper.exe", "clean": "notepad.exe"}[v]
     extra = {"md5": md5, "sha1": sha1, "sha256": sha256, "size": 483328, "type_description": "Win32 EXE",
+             "magic": "PE32 executable (GUI) Intel 80386, for MS Windows",
              "meaningful_name": name, "names": [name], "first_submission_date": ANALYSIS_DATE - 86400}
     return vt_object(request, "file", sha256, v, extra)
 

@@ -34,6 +34,9 @@ _KEYS = Path(tempfile.mkdtemp(prefix="soar-test-keys-"))
 # The public demo users (README tokens), accepted only in dev mode: the tests run in it, as `soar dev` does.
 os.environ.setdefault("SOAR_USERS_FILE", str(write_demo_users(_KEYS / "users.json")))
 os.environ.setdefault("SOAR_DEV_MODE", "1")
+# No notifications unless a test configures them (a developer's config/notifications.json must not get the
+# tests' prompts): tests/api/test_notifications.py passes its own file.
+os.environ.setdefault("SOAR_NOTIFICATIONS_FILE", str(_KEYS / "no-notifications.json"))
 os.environ.setdefault("SOAR_APPROVAL_PRIVATE_KEY_FILE", str(_KEYS / "approval-signing.key"))
 os.environ.setdefault("SOAR_APPROVAL_PUBLIC_KEYS_FILE", str(_KEYS / "approval-public-keys.json"))
 get_settings.cache_clear()
@@ -84,10 +87,11 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 def simulator_server() -> Iterator[ServerThread]:
-    """The vendor simulator on a real loopback port, with its LDAPS Active Directory on another one."""
+    """The vendor simulator on a real loopback port, with its LDAPS Active Directory and its SMTP sink on
+    others."""
     from simulator.app import create_app
 
-    srv = ServerThread(create_app(ldap_port=0)).start()
+    srv = ServerThread(create_app(ldap_port=0, smtp_port=0)).start()
     yield srv
     srv.stop()
 
@@ -99,6 +103,7 @@ class Sim:
         self.server = server
         self.url = server.url
         self.ldap_port: int = server.app.state.ldap.port
+        self.smtp_port: int = server.app.state.smtp.port
 
     def state(self) -> dict:
         return httpx.get(f"{self.url}/_sim/state").json()

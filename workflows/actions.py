@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from core.approvals import SignedApproval
     from core.cef import defang
     from core.connector import ActionSpec, raw_target, snake
-    from core.models import ActionInput, ActionResult, AssetRoute
+    from core.models import ActionInput, ActionResult, AssetRoute, Container
     from core.temporal import CONNECTOR_RETRY
     from workflows import cached
     from workflows.versions import CACHE_BEFORE_QUOTA, LOCAL_LOOKUPS
@@ -115,6 +115,21 @@ def resolve(routes: dict[str, AssetRoute], asset: str, action: str, params: dict
 
 
 Approvals = SignedApproval | list[SignedApproval] | None
+# Where a value came from (`Artifact.provenance`) when its sender can write it: an e-mail's Received: hop that
+# no relay of ours recorded. A forged bottom hop is how a phisher gets a victim to block a partner's IP.
+SENDER_WRITTEN = frozenset({"received_header"})
+
+
+def untrusted_origin(ra: ResolvedAction, container: Container) -> str | None:
+    """Why this side-effecting action needs an analyst's approval although its asset does not mark it high
+    impact, or None: its target appears in the container only in values the alert's sender could forge."""
+    if ra.spec is None or ra.spec.read_only or ra.high_impact or not ra.target:
+        return None
+    origins = container.origins(ra.target)
+    if origins and origins <= SENDER_WRITTEN:
+        return (f"{ra.target} comes only from a Received: header of the reported e-mail that none of our relays "
+                "recorded, which the sender can forge")
+    return None
 
 
 def cached_at(result: ActionResult) -> datetime | None:
@@ -143,7 +158,8 @@ def runs_local(ra: ResolvedAction) -> bool:
 
 
 async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: str, approval: Approvals = None,
-                     label: str | None = None, priority: Priority | None = None, version: int = 0) -> ActionResult:
+                     label: str | None = None, priority: Priority | None = None, version: int = 0,
+                     require_approval: bool = False) -> ActionResult:
     """Run a resolved action as an activity on its asset's queue.
 
     A failure after the connector's retry policy gives a `failed` result, never an exception, so the
@@ -151,15 +167,17 @@ async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: s
     once, with the loader's reason. `approval` is one signed approval, or several (a quorum).
     """
     result, _ = await run_action_typed(ra, container_id=container_id, correlation_id=correlation_id,
-                                       approval=approval, label=label, priority=priority, version=version)
+                                       approval=approval, label=label, priority=priority, version=version,
+                                       require_approval=require_approval)
     return result
 
 
 async def run_action_typed(ra: ResolvedAction, *, container_id: str, correlation_id: str, approval: Approvals = None,
                            label: str | None = None, priority: Priority | None = None, version: int = 0,
-                           ) -> tuple[ActionResult, str | None]:
+                           require_approval: bool = False) -> tuple[ActionResult, str | None]:
     """`run_action`, plus the error type of a failure (`ApprovalInvalid`, `GuardrailRefused`, ...). `version` is
-    the run's (`PlaybookInput.version`): what it may do differently from runs started by older code."""
+    the run's (`PlaybookInput.version`): what it may do differently from runs started by older code.
+    `require_approval` has the activity verify the approval as for a high-impact action."""
     approvals = approval if isinstance(approval, list) else [approval] if approval is not None else []
     if ra.route.unavailable is not None or ra.spec is None:
         reason = ra.route.unavailable or f"asset {ra.route.asset} has no connector"
@@ -169,21 +187,23 @@ async def run_action_typed(ra: ResolvedAction, *, container_id: str, correlation
     if label:
         summary = f"{label}: {summary}"
     before = await cached.before_dispatch(ra, correlation_id) \
-        if version >= CACHE_BEFORE_QUOTA and cached.applies(ra) else cached.Before()
+        if version >= CACHE_BEFORE_QUOTA and cached.applies(ra) and not require_approval else cached.Before()
     if before.result is not None:
         return before.result, None  # answered from the cache: no task on the asset's queue, no quota spent
-    local = version >= LOCAL_LOOKUPS and runs_local(ra)
-    result, error = await _dispatch(ra, summary, container_id, correlation_id, approvals, priority, local)
+    local = version >= LOCAL_LOOKUPS and runs_local(ra) and not require_approval
+    result, error = await _dispatch(ra, summary, container_id, correlation_id, approvals, priority, local,
+                                    require_approval)
     await cached.after_dispatch(ra, before, result if error is None else None)
     return result, error
 
 
 async def _dispatch(ra: ResolvedAction, summary: str, container_id: str, correlation_id: str,
-                    approvals: list[SignedApproval], priority: Priority | None,
-                    local: bool) -> tuple[ActionResult, str | None]:
+                    approvals: list[SignedApproval], priority: Priority | None, local: bool,
+                    require_approval: bool) -> tuple[ActionResult, str | None]:
     assert ra.spec is not None
     inp = ActionInput(asset=ra.route.asset, params=ra.params, approval=approvals[0] if approvals else None,
-                      approvals=approvals[1:], container_id=container_id, correlation_id=correlation_id)
+                      approvals=approvals[1:], container_id=container_id, correlation_id=correlation_id,
+                      require_approval=require_approval)
     try:
         if local:
             return await workflow.execute_local_activity(

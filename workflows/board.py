@@ -22,6 +22,8 @@ with workflow.unsafe.imports_passed_through():
 
 FRESH_S = 600.0  # how long after opening a prompt stays on the board (visibility has caught up long before)
 MAX_FRESH = 1000  # and at most this many (the oldest go first)
+BOARD_MESSAGE_CHARS = 1000  # a prompt's message as the board keeps it (the full one is in its run's memo), so
+# the board's state, carried across continue-as-new, stays far below Temporal's 2 MB payload limit
 HISTORY_LIMIT = 4000  # events; then continue as new
 SIGNAL = "change"
 
@@ -80,7 +82,7 @@ class PromptBoard:
             self._closed[pid] = now
         for p in c.opened:
             if p.id not in self._closed:
-                self._opened[p.id] = p
+                self._opened[p.id] = _trimmed(p)
         self._prune()
 
     @workflow.query
@@ -98,6 +100,12 @@ class PromptBoard:
         if len(self._opened) > MAX_FRESH:
             for p in sorted(self._opened.values(), key=lambda p: p.created)[: len(self._opened) - MAX_FRESH]:
                 del self._opened[p.id]
+
+
+def _trimmed(p: Prompt) -> Prompt:
+    if len(p.message) <= BOARD_MESSAGE_CHARS:
+        return p
+    return p.model_copy(update={"message": p.message[:BOARD_MESSAGE_CHARS] + " [... the rest is on the prompt]"})
 
 
 async def publish(opened: list[Prompt], closed: list[str]) -> None:

@@ -17,7 +17,6 @@ with workflow.unsafe.imports_passed_through():
     from core.models import (
         Artifact,
         AuditEvent,
-        Comment,
         ContainerEvent,
         PlaybookInput,
         PlaybookOutcome,
@@ -38,9 +37,11 @@ with workflow.unsafe.imports_passed_through():
         SA_SEVERITY,
         SA_STATUS,
     )
+    from workflows.budget import MAX_ARTIFACTS, add_artifacts, add_comment, artifact_bytes
     from workflows.ids import playbook_search_attributes, playbook_workflow_id
     from workflows.messages import (
         AnalystChange,
+        ChangeAck,
         ContainerInput,
         ContainerState,
         ContainerView,
@@ -51,11 +52,10 @@ with workflow.unsafe.imports_passed_through():
         Reopen,
         RunPlaybookRequest,
     )
+    from workflows.notifier import PromptNotifier
     from workflows.registry import PHANTOM_TYPE, PHANTOM_VERSIONS, PLAYBOOK_TYPES
     from workflows.versions import MATCHED_AT_INGEST, PLAYBOOK_VERSION
 
-MAX_ARTIFACTS = 5000
-MAX_COMMENTS = 2000
 MAX_AUDIT = 1000
 MAX_PROMPT_EVENTS = 500
 
@@ -74,7 +74,9 @@ class ContainerWorkflow:
         self._close_requested = False
         self._analyst_closed = False
         self._sa: dict[str, object] = {}
+        self._artifact_bytes: int | None = None
         self._matched = inp.state is not None
+        self._notifier = PromptNotifier(self._notification_failed)
         self.s: ContainerState | None = inp.state
         if inp.reopen is not None:
             self._reopen_state(inp.reopen)  # before any handler runs: an update in the first task sees it open
@@ -109,6 +111,7 @@ class ContainerWorkflow:
             )
             self.state.routes = match.routes
             self.state.prompt_policy = match.prompt_policy
+            self.state.notify = match.notify
             if c.status == Status.NEW and match.matches:
                 c.status = Status.OPEN
             for m in match.matches:
@@ -134,6 +137,7 @@ class ContainerWorkflow:
             for t in self._tasks.values():
                 t.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self._notifier.drain()
         self._prompts.clear()
         self.state.awaiting_prompt = False
         if self.state.container.closed is None:
@@ -216,6 +220,7 @@ class ContainerWorkflow:
         for pid in e.prompts_closed:
             self._prompts.pop(pid, None)
         self.state.awaiting_prompt = bool(self._prompts)
+        self._notifier.observe(e, c, self.state.notify)
         if e.status is not None and c.status != Status.CLOSED:
             self._apply_status(e, e.status)
 
@@ -273,6 +278,12 @@ class ContainerWorkflow:
             self.state.audit_dropped += len(audit) - MAX_AUDIT
             del audit[: len(audit) - MAX_AUDIT]
 
+    def _notification_failed(self, audit: AuditEvent, comment: str) -> None:
+        """A channel could not be reached (workflows/notifier.py: why notifications are sent from here)."""
+        self._record_audit([audit])
+        self._add_comment("system", comment)
+        self._upsert()
+
     @workflow.signal
     def record_audit(self, e: AuditEvent) -> None:
         """An audit event from the API (an answer it refused, an operation a role does not allow)."""
@@ -280,26 +291,20 @@ class ContainerWorkflow:
         self._upsert()
 
     def _add_artifacts(self, author: str, artifacts: list[Artifact]) -> list[Artifact]:
-        """Append artifacts (each recording who added it) up to the cap; returns those added."""
+        """Append artifacts (each recording who added it) within the caps (`workflows/budget.py`)."""
         if not artifacts:
             return []
-        c = self.state.container
-        for a in artifacts:
-            a.added_by = a.added_by or author
-        room = max(MAX_ARTIFACTS - len(c.artifacts), 0)
-        c.artifacts.extend(artifacts[:room])
-        if len(artifacts) > room:
-            self._add_comment("system", f"Artifact limit {MAX_ARTIFACTS} reached; "
-                                        f"{len(artifacts) - room} artifacts not added")
-        return artifacts[:room]
+        if self._artifact_bytes is None:
+            self._artifact_bytes = artifact_bytes(self.state.container.artifacts)
+        added, self._artifact_bytes = add_artifacts(self.state, author, artifacts, self._artifact_bytes,
+                                                    self._add_comment)
+        return added
 
     def _add_comment(self, author: str, text: str) -> None:
-        if len(self.state.comments) >= MAX_COMMENTS:
-            return
-        self.state.comments.append(Comment(author=author, text=text[:20_000], time=workflow.now()))
+        add_comment(self.state, author, text, workflow.now())
 
     @workflow.update
-    async def change(self, ch: AnalystChange) -> ContainerView:
+    async def change(self, ch: AnalystChange) -> ChangeAck:
         """An analyst's change: comment, status, severity, owner, disposition, artifacts."""
         ev = ContainerEvent(author=ch.user, comments=[ch.comment] if ch.comment else [], severity=ch.severity,
                             owner=ch.owner, disposition=ch.disposition, artifacts=ch.artifacts)
@@ -312,7 +317,10 @@ class ContainerWorkflow:
             self._analyst_closed = True
             self._close_requested = True
         self._upsert()
-        return self.view()
+        c = self.state.container
+        return ChangeAck(container_id=c.id or "", status=c.status, severity=c.severity, owner=c.owner,
+                         disposition=self.state.disposition, comments=len(self.state.comments),
+                         artifacts=len(c.artifacts))
 
     @change.validator
     def _validate_change(self, ch: AnalystChange) -> None:
@@ -426,7 +434,7 @@ class ContainerWorkflow:
 
     def _should_continue_as_new(self) -> bool:
         return (workflow.info().is_continue_as_new_suggested() and not self._tasks
-                and not self._close_requested)
+                and not self._close_requested and self._notifier.idle())
 
     def _upsert(self) -> None:
         c = self.state.container

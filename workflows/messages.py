@@ -14,6 +14,7 @@ from core.models import (
     AuditEvent,
     Comment,
     Container,
+    NotifyRule,
     PlaybookRun,
     Prompt,
     PromptEvent,
@@ -64,6 +65,9 @@ class ContainerState(BaseModel):
     prompt_events: list[PromptEvent] = Field(default_factory=list, description="Prompts opened, reminded, "
                                                                                "escalated, decided (capped)")
     audit_dropped: int = 0
+    comments_dropped: int = Field(default=0, description="Comments not kept past the comment cap")
+    notify: list[NotifyRule] = Field(default_factory=list, description="Where prompt events are announced "
+                                                                      "(channel names; from notifications.json)")
     manual_runs: int = 0
     awaiting_prompt: bool = False
     notes: list[str] = Field(default_factory=list)
@@ -120,6 +124,7 @@ class MatchResult(BaseModel):
     matches: list[TriggerMatch]
     routes: dict[str, AssetRoute]
     prompt_policy: PromptPolicy | None = None
+    notify: list[NotifyRule] = Field(default_factory=list, description="Prompt notification routes")
 
 
 class CacheLookup(BaseModel):
@@ -178,6 +183,19 @@ class AnalystChange(BaseModel):
     owner: str | None = None
     disposition: str | None = None
     artifacts: list[Artifact] = Field(default_factory=list)
+
+
+class ChangeAck(BaseModel):
+    """What an analyst's change returns: small, since every update's result is written to history (the
+    full view is a query away)."""
+
+    container_id: str
+    status: Status
+    severity: Severity
+    owner: str | None = None
+    disposition: str | None = None
+    comments: int = Field(description="Comments on the container now")
+    artifacts: int = Field(description="Artifacts in the container now")
 
 
 class ContainerView(BaseModel):

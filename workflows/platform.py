@@ -3,6 +3,7 @@ catalogue the API shows."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -10,8 +11,10 @@ from temporalio import activity
 from temporalio.client import Client
 
 from core.cache import Notify
+from core.config.notifications import NotificationFile
 from core.config.triggers import Trigger, TriggerFile, match_triggers
-from core.models import ActionResult, PromptPolicy
+from core.errors import ConfigError
+from core.models import ActionResult, NotifyRule, PromptPolicy
 from core.runtime import AssetStore, cache_key
 from core.settings import Settings
 from workflows.assets import AssetInfo
@@ -27,15 +30,27 @@ from workflows.messages import (
 )
 from workflows.registry import PLAYBOOKS
 
+log = logging.getLogger(__name__)
+
 
 class PlatformActivities:
     """Activities bound to this worker's assets and triggers (reloaded when the file changes)."""
 
-    def __init__(self, store: AssetStore, settings: Settings) -> None:
+    def __init__(self, store: AssetStore, settings: Settings, notifications: NotificationFile | None = None) -> None:
         self.store = store
         self.settings = settings
         self._triggers = TriggerFile(settings.triggers_file, PLAYBOOKS.keys())
         self._routes = store.routes()
+        self._notifications = notifications or NotificationFile(settings.notifications_file, PLAYBOOKS.keys())
+
+    def notify_routes(self) -> list[NotifyRule]:
+        """The notification routes now (a file broken since start-up turns notifications off, loudly: a
+        container must not fail because its announcements cannot be configured)."""
+        try:
+            return self._notifications.get().routes
+        except (ConfigError, OSError) as e:
+            log.error("notifications are off for new containers: %s", e)
+            return []
 
     def triggers(self) -> list[Trigger]:
         """The triggers file, re-read when it changed on disk."""
@@ -49,7 +64,8 @@ class PlatformActivities:
         else:
             matches = [TriggerMatch(playbook=t.playbook_name, run_as=t.run_as)
                        for t in match_triggers(self.triggers(), inp.container)]
-        return MatchResult(matches=matches, routes=self._routes, prompt_policy=self._policy())
+        return MatchResult(matches=matches, routes=self._routes, prompt_policy=self._policy(),
+                           notify=self.notify_routes())
 
     def _policy(self) -> PromptPolicy:
         s = self.settings
@@ -59,7 +75,8 @@ class PlatformActivities:
     @activity.defn(name="soar.routes")
     async def routes(self) -> MatchResult:
         """Every asset's route and the prompt policy, for starters that match triggers themselves (the API)."""
-        return MatchResult(matches=[], routes=self._routes, prompt_policy=self._policy())
+        return MatchResult(matches=[], routes=self._routes, prompt_policy=self._policy(),
+                           notify=self.notify_routes())
 
     @activity.defn(name="soar.cached_result")
     async def cached_result(self, q: CacheLookup) -> CacheAnswer:

@@ -54,13 +54,21 @@ with workflow.unsafe.imports_passed_through():
     )
     from core.temporal import SA_STATUS
     from workflows import board
-    from workflows.actions import action_priority, cached_at, resolve, run_action_typed
+    from workflows.actions import (
+        ResolvedAction,
+        action_priority,
+        cached_at,
+        resolve,
+        run_action_typed,
+        untrusted_origin,
+    )
     from workflows.ids import playbook_search_attributes, playbook_workflow_id, prompt_id
     from workflows.prompts import PromptDesk, fmt_wait
     from workflows.versions import NESTED_IN_ONE_TASK, PROMPT_BOARD
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 AUDITED_ERRORS = ("ApprovalInvalid", "ApprovalRequired", "GuardrailRefused")
+APPROVE, DENY = "Approve", "Deny"
 
 
 @dataclass(frozen=True)
@@ -213,6 +221,14 @@ class Playbook:
             ApplicationError: an unknown asset, action or parameter (fails the run: a playbook bug).
         """
         ra = resolve(self.inp.routes, asset, action, params)
+        why = untrusted_origin(ra, self.inp.container)
+        if why and workflow.patched("sender-written-targets-need-approval"):
+            if approval is None:  # the playbook did not ask: ask now, for exactly this action and target
+                approval = await self._confirm(ra, why)
+                if approval.option != APPROVE:
+                    return self._not_run(ra, approval, why)
+        else:
+            why = None
         self._index += 1
         idx = self._index
         started = workflow.now()
@@ -220,7 +236,8 @@ class Playbook:
         band = self.meta.priority or self._severity or self.inp.container.severity
         result, error = await run_action_typed(ra, container_id=self.container_id, approval=signed,
                                                correlation_id=f"{workflow.info().workflow_id}#{idx}",
-                                               priority=action_priority(ra, band.value), version=self.inp.version)
+                                               priority=action_priority(ra, band.value), version=self.inp.version,
+                                               require_approval=why is not None)
         if error in AUDITED_ERRORS:
             kind = AuditKind.GUARDRAIL_REFUSED if error == "GuardrailRefused" else AuditKind.APPROVAL_INVALID
             self._pending.audit.append(AuditEvent(
@@ -232,6 +249,29 @@ class Playbook:
             status=result.status, message=result.message[:300], summary=result.summary, cached_at=cached_at(result),
         ))
         return result
+
+    async def _confirm(self, ra: ResolvedAction, why: str) -> Decision:
+        """Approve/Deny for exactly `ra` on its target, to the asset's approver role (Deny on timeout)."""
+        grant = [AuthorizedAction(action=ra.action, target=ra.target, connector=ra.route.connector)]
+        return await self.prompt(
+            role=ra.route.approver_role, options=[APPROVE, DENY], on_timeout=DENY,
+            message=f"{self.meta.title} asks to run {ra.title} on {ra.target}: {why}. Approve?",
+            authorizes={APPROVE: grant, DENY: []},
+            targets=[Target(kind=ra.spec.target if ra.spec and ra.spec.target else "target", value=ra.target,
+                            source=self.inp.container.provenance(ra.target))],
+            next_steps={APPROVE: f"{ra.title} will run on {ra.target}", DENY: f"{ra.title} is not run"})
+
+    def _not_run(self, ra: ResolvedAction, d: Decision, why: str) -> ActionResult:
+        """The result (and report line) of an action an analyst did not approve."""
+        who = "no answer in time (default Deny)" if d.timed_out else f"{d.responder} chose {d.option}"
+        message = f"Not run: {why}; {who}"
+        self.comment(f"{ra.title} on {ra.target} was not run: {who}.")
+        self._index += 1
+        self._records.append(ActionRecord(
+            index=self._index, action=ra.action, connector=ra.route.connector, title=ra.route.title,
+            asset=ra.route.asset, target=ra.target, started=workflow.now(), duration_s=0.0, status="skipped",
+            message=message[:300]))
+        return ActionResult(status="failed", message=message[:500])
 
     # ---- analyst prompts ----------------------------------------------------------------------------
     async def prompt(self, *, role: str, message: str, options: list[str], on_timeout: str,
@@ -258,22 +298,11 @@ class Playbook:
             raise ApplicationError(f"on_timeout {on_timeout!r} is not one of the options", non_retryable=True)
         if self.inp.respond_in_s is not None:
             respond_in = timedelta(seconds=self.inp.respond_in_s)
-        self._index += 1
-        idx = self._index
-        self._prompt_seq += 1
-        pid = prompt_id(self.meta.name, self.container_id, self.inp.suffix, self._prompt_seq)
-        now = workflow.now()
-        p = Prompt(id=pid, container_id=self.container_id, playbook=self.meta.name,
-                   workflow_id=workflow.info().workflow_id, role=role, message=message, options=options,
-                   on_timeout=on_timeout, created=now, deadline=now + respond_in,
-                   authorizes=authorizes or {}, targets=targets or [], started_by=self.inp.run_as,
-                   policy=policy or self._policy(authorizes or {}))
-        self._desk.open(p, next_steps)
-        self._stage(awaiting_prompt=True, prompts_opened=[p])
-        await self.flush()
-        timed_out = await self._desk.wait(p, respond_in)
-        waited = (workflow.now() - now).total_seconds()
-        self._desk.close(p, expired=timed_out or p.response is None)
+        idx, p = self._new_prompt(role=role, message=message, options=options, on_timeout=on_timeout,
+                                  respond_in=respond_in, authorizes=authorizes or {}, targets=targets or [],
+                                  policy=policy or self._policy(authorizes or {}))
+        pid, now = p.id, p.created
+        timed_out, waited = await self._ask(p, respond_in, next_steps)
         if timed_out or p.response is None:
             option, responder, approval = on_timeout, None, None
             self.comment(f"No response from {role} within {fmt_wait(respond_in.total_seconds())}; "
@@ -303,6 +332,30 @@ class Playbook:
         ))
         return Decision(option=option, responder=responder, approval=approval, timed_out=timed_out, prompt=p,
                         approvals=[a.approval for a in self._desk.approvals_of(p) if a.approval is not None])
+
+    def _new_prompt(self, *, role: str, message: str, options: list[str], on_timeout: str, respond_in: timedelta,
+                    authorizes: dict[str, list[AuthorizedAction]], targets: list[Target],
+                    policy: PromptPolicy) -> tuple[int, Prompt]:
+        """The next prompt of this run (its report index and the prompt, not yet open)."""
+        self._index += 1
+        self._prompt_seq += 1
+        now = workflow.now()
+        p = Prompt(id=prompt_id(self.meta.name, self.container_id, self.inp.suffix, self._prompt_seq),
+                   container_id=self.container_id, playbook=self.meta.name, workflow_id=workflow.info().workflow_id,
+                   role=role, message=message, options=options, on_timeout=on_timeout, created=now,
+                   deadline=now + respond_in, authorizes=authorizes, targets=targets, started_by=self.inp.run_as,
+                   policy=policy)
+        return self._index, p
+
+    async def _ask(self, p: Prompt, respond_in: timedelta, next_steps: dict[str, str] | None) -> tuple[bool, float]:
+        """Open `p` (the container hears of it at once), wait durably, close it: (timed out, seconds waited)."""
+        self._desk.open(p, next_steps)
+        self._stage(awaiting_prompt=True, prompts_opened=[p])
+        await self.flush()
+        timed_out = await self._desk.wait(p, respond_in)
+        waited = (workflow.now() - p.created).total_seconds()
+        self._desk.close(p, expired=timed_out or p.response is None)
+        return timed_out, waited
 
     def _policy(self, authorizes: dict[str, list[AuthorizedAction]]) -> PromptPolicy:
         """The deployment's prompt policy, with the largest quorum the assets require of the authorised actions."""
@@ -431,6 +484,9 @@ class Playbook:
         e.comments.extend(f.comments)
         e.artifacts.extend(f.artifacts)
         e.prompts_closed.extend(f.prompts_closed)
+        # A nested run's last prompt events (decided, timed out: notifications) and audit events travel too.
+        e.prompt_events.extend(f.prompt_events)
+        e.audit.extend(f.audit)
         for key in ("severity", "status", "disposition", "promote_template"):
             if getattr(f, key) is not None:
                 setattr(e, key, getattr(f, key))

@@ -23,6 +23,7 @@ from core.temporal import (
     SA_CONTAINER_NUM,
     SA_KIND,
     SA_LABEL,
+    SA_NAME,
     SA_PLAYBOOK,
     SA_SEVERITY,
     SA_STATUS,
@@ -82,7 +83,7 @@ async def start_container(client: Client, container: Container, *, task_queue: s
                 SearchAttributePair(SA_LABEL, c.label), SearchAttributePair(SA_SEVERITY, c.severity.value),
                 SearchAttributePair(SA_STATUS, "open" if predicted and c.status.value == "new" else c.status.value),
                 SearchAttributePair(SA_CONTAINER_ID, c.id), SearchAttributePair(SA_KIND, "container"),
-                SearchAttributePair(SA_CONTAINER_NUM, c.number),
+                SearchAttributePair(SA_CONTAINER_NUM, c.number), *_name(client, c),
                 *([SearchAttributePair(SA_PLAYBOOK, sorted(set(predicted)))] if predicted else []),
             ]),
             static_summary=f"{c.name[:100]} · {c.id} · {c.severity.value}",
@@ -174,7 +175,7 @@ async def reopen_container(client: Client, container_id: str, reopen: Reopen, *,
             search_attributes=TypedSearchAttributes([
                 SearchAttributePair(SA_LABEL, c.label), SearchAttributePair(SA_SEVERITY, c.severity.value),
                 SearchAttributePair(SA_STATUS, "open"), SearchAttributePair(SA_CONTAINER_ID, container_id),
-                SearchAttributePair(SA_KIND, "container"), *_number(c),
+                SearchAttributePair(SA_KIND, "container"), *_name(client, c), *_number(c),
             ]),
             static_summary=f"{c.name[:100]} · {container_id} · reopened",
             static_details=f"**{c.name[:500]}**\n\nReopened by {reopen.by}: {reopen.reason[:300]}",
@@ -182,6 +183,16 @@ async def reopen_container(client: Client, container_id: str, reopen: Reopen, *,
     except WorkflowAlreadyStartedError:
         return False
     return True
+
+
+def name_indexed(client: Client) -> bool:
+    """Whether container names go into visibility (`SoarName`, for search): not when payloads are encrypted,
+    because search attributes are stored in plaintext and a name can say what the payload hides."""
+    return client.data_converter.payload_codec is None
+
+
+def _name(client: Client, c: Container) -> list[SearchAttributePair[str]]:
+    return [SearchAttributePair(SA_NAME, c.name[:1000])] if name_indexed(client) else []
 
 
 def _number(c: Container) -> list[SearchAttributePair[int]]:

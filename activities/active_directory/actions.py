@@ -1,4 +1,8 @@
-"""Active Directory actions: read a user, disable/enable it (userAccountControl 0x2), test connectivity."""
+"""Active Directory actions: read a user, disable/enable it (userAccountControl 0x2), test connectivity.
+
+`disable user` checks the directory-side guardrails (activities/active_directory/guard.py) between its read
+and its write; every action refuses a DOMAIN\\ prefix of another domain.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from activities.active_directory.attributes import (
 )
 from activities.active_directory.client import ActiveDirectoryClient
 from activities.active_directory.config import ActiveDirectoryConfig
+from activities.active_directory.guard import GUARD_ATTRIBUTES, bare_name, check_disable
 from core.connector import ActionContext, action
 from core.errors import VendorResponseError
 from core.models import ActionResult
@@ -58,7 +63,7 @@ def _status(enabled: bool) -> str:
 @action("get user attributes", params=UserParams, read_only=True, target="username")
 async def get_user_attributes(ctx: Ctx, p: UserParams) -> ActionResult:
     """Read a user account's attributes (identity, mail, groups, userAccountControl and its flags)."""
-    dn, raw = await ctx.client.find_user(p.username, USER_ATTRIBUTES)
+    dn, raw = await ctx.client.find_user(await bare_name(ctx, p.username, acting=False), USER_ATTRIBUTES)
     attrs = to_json(raw)
     uac = attrs["userAccountControl"]
     enabled = is_enabled(uac) if isinstance(uac, int) else None
@@ -78,11 +83,18 @@ async def get_user_attributes(ctx: Ctx, p: UserParams) -> ActionResult:
 
 
 async def _set_disabled(ctx: Ctx, username: str, disable: bool) -> ActionResult:
-    """Set or clear ACCOUNTDISABLE, touching no other bit; no write when it already has the wanted value."""
+    """Set or clear ACCOUNTDISABLE, touching no other bit; no write when it already has the wanted value.
+
+    Disabling checks the guardrails on what was read (before the "already disabled" answer too: a protected
+    account is refused whatever its state).
+    """
     ad = ctx.client
-    dn, raw = await ad.find_user(username, STATUS_ATTRIBUTES)
-    name = to_json(raw, STATUS_ATTRIBUTES)["sAMAccountName"] or username
-    before = _uac(raw, username)
+    lookup = await bare_name(ctx, username, acting=True)
+    dn, raw = await ad.find_user(lookup, GUARD_ATTRIBUTES if disable else STATUS_ATTRIBUTES)
+    if disable:
+        await check_disable(ctx, username, dn, raw)
+    name = to_json(raw, STATUS_ATTRIBUTES)["sAMAccountName"] or lookup
+    before = _uac(raw, lookup)
     was_enabled = is_enabled(before)
     after = before | ACCOUNTDISABLE if disable else before & ~ACCOUNTDISABLE
     summary = {"dn": dn, "sAMAccountName": name, "starting_status": _status(was_enabled),

@@ -37,7 +37,8 @@ INT_ATTRIBUTES = {"userAccountControl", "badPwdCount"}
 # RFC 4515 filter metacharacters plus NUL: refused outright rather than escaped, so that a value such as
 # "*)(objectClass=*" fails loudly instead of silently becoming a literal that matches nobody.
 FILTER_METACHARACTERS = set("*()\\\x00")
-NETBIOS_PREFIX = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.-]{0,14})\\(.+)$")
+# `CORP\jdoe` (NetBIOS name, up to 15 characters) or `corp.example.com\jdoe` (DNS name).
+DOMAIN_PREFIX = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.-]{0,252})\\(.+)$")
 MAX_USERNAME = 256
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _FILETIME_NEVER = 0x7FFFFFFFFFFFFFFF
@@ -47,7 +48,8 @@ def parse_username(value: Any) -> str:
     """Validate the `username` parameter: a sAMAccountName, a UPN, or DOMAIN\\sAMAccountName.
 
     Returns:
-        The account name to search for (the DOMAIN\\ prefix removed).
+        The name, trimmed; a DOMAIN\\ prefix is kept: the action checks it is the asset's own domain (a
+        foreign one is refused, never silently mapped onto an account of this domain).
 
     Raises:
         ValueError: empty, too long, or with LDAP filter metacharacters or control characters.
@@ -55,18 +57,22 @@ def parse_username(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be a string, got {type(value).__name__}")
     v = value.strip()
-    m = NETBIOS_PREFIX.match(v)
-    if m:
-        v = m.group(2)
-    if not v or len(v) > MAX_USERNAME:
+    domain, name = split_domain(v)
+    if not name or len(name) > MAX_USERNAME:
         raise ValueError(f"must be a user name of 1 to {MAX_USERNAME} characters (sAMAccountName, UPN or "
                          "DOMAIN\\user)")
-    bad = sorted({c for c in v if c in FILTER_METACHARACTERS or ord(c) < 0x20})
+    bad = sorted({c for c in name if c in FILTER_METACHARACTERS or ord(c) < 0x20})
     if bad:
         shown = ", ".join(repr(c) for c in bad)
         raise ValueError(f"must be a plain account name; LDAP filter characters and control characters "
                          f"({shown}) are not allowed, got {value[:80]!r}")
-    return v
+    return f"{domain}\\{name}" if domain else name
+
+
+def split_domain(username: str) -> tuple[str | None, str]:
+    """`CORP\\jdoe` -> (`CORP`, `jdoe`); a name without a domain prefix -> (None, name)."""
+    m = DOMAIN_PREFIX.match(username)
+    return (m.group(1), m.group(2)) if m else (None, username)
 
 
 def user_filter(username: str) -> str:

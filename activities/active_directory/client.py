@@ -12,6 +12,7 @@ import math
 import re
 import ssl
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,6 +46,8 @@ AD_BIND_REASONS = {
 AD_DATA_RE = re.compile(r"\bdata ([0-9a-fA-F]{3,8})\b")
 UNAVAILABLE_CODES = {3, 51, 52}  # timeLimitExceeded, busy, unavailable
 NO_SUCH_OBJECT = 32
+REFERRAL = 10
+MAX_GROUPS = 1000
 
 
 class ActiveDirectoryClient:
@@ -115,6 +118,49 @@ class ActiveDirectoryClient:
             return entries[0]["dn"], dict(entries[0].get("attributes", {}))
 
         return await self._call(f"search for user '{username}'", op)
+
+    async def naming_context(self) -> str:
+        """The search base: base_dn, or the domain's defaultNamingContext (read once)."""
+        return await self._call("read the naming context", self._base)
+
+    async def group_closure(self, dns: list[str], limit: int = MAX_GROUPS) -> list[dict[str, Any]]:
+        """The groups `dns` names and, transitively, the groups they are members of (breadth first).
+
+        Returns:
+            One `{"dn", "attributes"}` per group (`sAMAccountName`, `objectSid`, `memberOf`; empty for a
+            group this DC cannot show, e.g. one of another domain).
+
+        Raises:
+            VendorResponseError: more than `limit` groups (their membership cannot be judged completely).
+        """
+
+        def op(conn: ldap3.Connection) -> list[dict[str, Any]]:
+            seen: dict[str, dict[str, Any]] = {}
+            queue = deque(dns)
+            while queue:
+                dn = queue.popleft()
+                key = " ".join(dn.lower().split())
+                if key in seen:
+                    continue
+                if len(seen) >= limit:
+                    raise VendorResponseError(f"{self.vendor}: more than {limit} groups reached through "
+                                              "memberOf; the account's group membership cannot be checked")
+                try:
+                    conn.search(dn, "(objectClass=group)", ldap3.BASE,
+                                attributes=["sAMAccountName", "objectSid", "memberOf"])
+                except LDAPOperationResult as e:
+                    if e.result not in (NO_SUCH_OBJECT, REFERRAL):
+                        raise
+                    seen[key] = {"dn": dn, "attributes": {}}
+                    continue
+                found = [r for r in conn.response or [] if r.get("type") == "searchResEntry"]
+                attrs = dict(found[0].get("attributes", {})) if found else {}
+                seen[key] = {"dn": dn, "attributes": attrs}
+                parents = attrs.get("memberOf") or []
+                queue.extend(str(p) for p in (parents if isinstance(parents, list) else [parents]))
+            return list(seen.values())
+
+        return await self._call("read group memberships", op)
 
     async def set_user_account_control(self, dn: str, value: int) -> None:
         """Replace userAccountControl of `dn` with `value`."""

@@ -27,6 +27,10 @@ class ActiveDirectoryConfig(ConnectorConfig):
     username: str = Field(description="Bind account (SIMPLE bind): UPN, DN or DOMAIN\\user")
     password: SecretStr = Field(description="Password of the bind account (secret)")
     base_dn: str | None = Field(default=None, description="Search base; default: defaultNamingContext")
+    netbios_domain: str | None = Field(default=None, max_length=15,
+                                       description="The domain's NetBIOS name (CORP) when it is not the first "
+                                                   "label of the DNS name; DOMAIN\\user of another domain is "
+                                                   "refused")
 
     @model_validator(mode="before")
     @classmethod
@@ -54,7 +58,7 @@ class ActiveDirectoryConfig(ConnectorConfig):
             raise ValueError("username must not be empty (an anonymous bind cannot change accounts)")
         return v
 
-    @field_validator("base_dn", "ca_file")
+    @field_validator("base_dn", "ca_file", "netbios_domain")
     @classmethod
     def _empty_is_none(cls, v: str | None) -> str | None:
         return v.strip() or None if v is not None else None

@@ -137,6 +137,9 @@ async def get_system_info(ctx: Ctx, p: DeviceParams) -> ActionResult:
 async def _set_containment(ctx: Ctx, p: DeviceParams, *, contain: bool) -> ActionResult:
     device, matches = await resolve_device(ctx, p)
     name = device.get("hostname") or p.hostname or p.device_id
+    if contain:  # the guard saw only the parameter: a device named by id is judged by what Falcon says it is
+        ctx.guardrails.check_host(str(device.get("hostname") or p.hostname or ""),
+                                  [str(device["local_ip"])] if device.get("local_ip") else [])
     done, verb, action_name = (CONTAINED, "isolated", "contain") if contain else \
         (RELEASED, "released", "lift_containment")
     splunk_key = "total_quarantined_device" if contain else "total_unquarantined_device"

@@ -23,7 +23,7 @@ Ctx = ActionContext[VirusTotalConfig, VirusTotalClient]
 STAT_KEYS = ("malicious", "suspicious", "harmless", "undetected")
 # Attributes a playbook reads, per object type (the raw object can be hundreds of kB for files).
 TYPE_FIELDS: dict[str, tuple[str, ...]] = {
-    "file": ("md5", "sha1", "sha256", "size", "type_description", "meaningful_name", "names",
+    "file": ("md5", "sha1", "sha256", "size", "type_description", "meaningful_name", "names", "magic",
              "first_submission_date"),
     "url": ("url", "last_final_url", "title", "categories", "times_submitted", "last_submission_date",
             "last_http_response_code"),
@@ -48,16 +48,23 @@ def engine_summary(stats: dict[str, int], kind: str) -> dict[str, Any]:
 
 
 def compact(data: dict[str, Any], kind: str) -> dict[str, Any]:
-    """The data row: identity, stats, reputation, type-specific fields and the engines that flagged it."""
+    """The data row: the VirusTotal object as Splunk's VirusTotal v3 app returns it (`id`, `type`, `links`,
+    `attributes`, so `data.*.attributes.last_analysis_stats.malicious` datapaths read what they read there),
+    trimmed to what triage uses (`last_analysis_results` keeps the engines that flagged it), plus flat
+    conveniences: the stats, reputation, type-specific fields and the flagged engines as `detections`."""
     attrs = data.get("attributes") or {}
     results = attrs.get("last_analysis_results") or {}
-    detections = [
-        {"engine": name, "category": r.get("category"), "result": r.get("result")}
-        for name, r in results.items()
-        if isinstance(r, dict) and r.get("category") in ("malicious", "suspicious")
-    ][:MAX_DETECTIONS]
+    flagged = {name: r for name, r in results.items()
+               if isinstance(r, dict) and r.get("category") in ("malicious", "suspicious")}
+    detections = [{"engine": name, "category": r.get("category"), "result": r.get("result")}
+                  for name, r in flagged.items()][:MAX_DETECTIONS]
+    kept = {k: attrs[k] for k in ("last_analysis_stats", "last_analysis_date", "reputation", "total_votes", "tags",
+                                  *TYPE_FIELDS[kind]) if k in attrs}
+    kept["last_analysis_results"] = dict(list(flagged.items())[:MAX_DETECTIONS])
+    link = (data.get("links") or {}).get("self")
     row: dict[str, Any] = {
-        "type": data.get("type"), "id": data.get("id"), "link": (data.get("links") or {}).get("self"),
+        "type": data.get("type"), "id": data.get("id"), "links": {"self": link}, "link": link,
+        "attributes": kept,
         "last_analysis_stats": attrs.get("last_analysis_stats"),
         "last_analysis_date": attrs.get("last_analysis_date"), "reputation": attrs.get("reputation"),
         "total_votes": attrs.get("total_votes"), "tags": attrs.get("tags", []), "detections": detections,

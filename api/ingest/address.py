@@ -13,8 +13,10 @@ No recursive parser sees a raw value here: the stdlib's `getaddresses`, the old 
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -39,6 +41,10 @@ _BARE_HOP_RE = re.compile(r"^from\s+([0-9]{1,3}(?:\.[0-9]{1,3}){3})\s+\((?:E?HLO
                           re.IGNORECASE)
 _WITH_HTTP_RE = re.compile(r"\swith\s+HTTPS?\b", re.IGNORECASE)
 _BY_RE = re.compile(r"\sby\s", re.IGNORECASE)
+# The by-clause of a hop: the receiving host's name, then what it wrote about itself (up to with/for/id/;).
+_BY_CLAUSE_RE = re.compile(r"\sby\s+([^\s;()\[\]]+)([^;]*?)(?=\s(?:with|for|id|via)\s|;|$)",
+                           re.IGNORECASE | re.DOTALL)
+_BRACKETED_IP_RE = re.compile(r"[\[(](?:IPv6:)?([0-9A-Fa-f:.]{2,45})[\])]")
 # Documentation ranges count as external: they are the demo's "internet" (see simulator/verdicts.py).
 _DOC_NETS = [ipaddress.ip_network(n)
              for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
@@ -157,8 +163,22 @@ def originating_ip(headers: EmailMessage) -> str | None:
 
     Falls back to X-Originating-IP (set by webmail services) when no Received hop has one.
     """
-    for value in reversed(header_values(headers, "Received")):
-        hop = value.strip()
+    found = originating_hop(headers)
+    return found[0] if found else None
+
+
+def originating_hop(headers: EmailMessage, trusted_relays: Sequence[str] = ()) -> tuple[str, str] | None:
+    """The originating IP (as `originating_ip`) and its provenance.
+
+    `received_header_trusted` when the hop that names it was added by one of our `trusted_relays` (CIDRs of
+    our relays, or the host names they write after `by`), `received_header` for any other hop (the sender
+    may have written it: a forged bottom hop looks exactly like a real one), `originating_ip_header` for the
+    X-Originating-IP fallback.
+    """
+    hops = [v.strip() for v in header_values(headers, "Received")]
+    trusted = _trusted_hops(hops, _Relays(trusted_relays)) if trusted_relays else 0
+    for index in range(len(hops) - 1, -1, -1):
+        hop = hops[index]
         if hop[:4].lower() != "from":
             continue
         for text in _hop_ips(hop):
@@ -167,10 +187,51 @@ def originating_ip(headers: EmailMessage) -> str | None:
             except ValueError:
                 continue
             if _external(ip):
-                return str(ip)
+                return str(ip), "received_header_trusted" if index < trusted else "received_header"
     fallback = header_str(headers, "X-Originating-IP").strip().strip("[]")
     try:
         ip = ipaddress.ip_address(fallback)
     except ValueError:
         return None
-    return str(ip) if _external(ip) else None
+    return (str(ip), "originating_ip_header") if _external(ip) else None
+
+
+class _Relays:
+    """The trusted relays: networks (for a hop's client IP) and host names or patterns (for its `by` host)."""
+
+    def __init__(self, entries: Sequence[str]) -> None:
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self.names: list[str] = []
+        for e in entries:
+            try:
+                self.networks.append(ipaddress.ip_network(e.strip(), strict=False))
+            except ValueError:
+                self.names.append(e.strip().lower().rstrip("."))
+
+    def has_ip(self, text: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(text)
+        except ValueError:
+            return False
+        return any(ip.version == n.version and ip in n for n in self.networks)
+
+    def has_name(self, host: str) -> bool:
+        h = host.lower().rstrip(".")
+        return any(fnmatch.fnmatchcase(h, n) for n in self.names)
+
+
+def _trusted_hops(hops: list[str], relays: _Relays) -> int:
+    """How many hops, from the top, our own relays added.
+
+    The top hop is ours when its `by` host is a trusted relay (by name, or an IP written beside it); each
+    next hop down is ours while the hop above it names a trusted relay as its client, by the client IP the
+    receiving relay recorded (never by the HELO name, which the client chooses).
+    """
+    by = _BY_CLAUSE_RE.search(hops[0]) if hops else None
+    if by is None or not (relays.has_name(by.group(1))
+                          or any(relays.has_ip(a) for a in _BRACKETED_IP_RE.findall(by.group(0)))):
+        return 0
+    count = 1
+    while count < len(hops) and any(relays.has_ip(ip) for ip in _hop_ips(hops[count - 1])):
+        count += 1
+    return count

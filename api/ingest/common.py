@@ -63,30 +63,34 @@ def reading(part: str, *, decoders: bool = True) -> Iterator[None]:
 
 @dataclass
 class ParsedAlert:
-    """A parsed alert: the container to create and notes (skipped values, caps hit) to add as comments."""
+    """A parsed alert: the container to create, notes (skipped values, caps hit) to add as comments, and the
+    artifacts that did not fit the payload budget (`aside`: stored outside history by the ingest service)."""
 
     container: Container
     notes: list[str] = field(default_factory=list)
+    aside: list[Artifact] = field(default_factory=list)
 
     def size(self) -> int:
         """Bytes of the serialised container plus its notes (what the payload budget counts)."""
         return len(self.container.model_dump_json().encode()) + len(json.dumps(self.notes).encode())
 
 
-def fit_budget(container: Container, notes: list[str], budget: int = CONTAINER_BUDGET_BYTES) -> ParsedAlert:
-    """The parsed alert, its last artifacts dropped (with a note) until it fits the payload budget."""
-    parsed = ParsedAlert(container, notes)
+def fit_budget(container: Container, notes: list[str], budget: int = CONTAINER_BUDGET_BYTES,
+               aside: list[Artifact] | None = None) -> ParsedAlert:
+    """The parsed alert, its last artifacts moved aside until it fits the payload budget (the ingest service
+    stores them outside history and says so in a note and in its answer)."""
+    parsed = ParsedAlert(container, notes, list(aside or []))
     size = parsed.size()
     if size <= budget:
         return parsed
     arts = container.artifacts
-    dropped = 0
-    # Reserve room for the note added below.
+    moved: list[Artifact] = []
+    # Reserve room for the note the ingest service adds.
     while arts and size > budget - MAX_NOTE_CHARS - 8:
-        size -= len(arts.pop().model_dump_json().encode()) + 1
-        dropped += 1
-    notes.append(f"{dropped} artifacts were not kept: the container reached its payload budget of "
-                 f"{budget // 1024} KiB")
+        a = arts.pop()
+        size -= len(a.model_dump_json().encode()) + 1
+        moved.append(a)
+    parsed.aside = moved[::-1] + parsed.aside
     return parsed
 
 
@@ -146,10 +150,12 @@ class Artifacts:
         self.dropped = 0
         # Serialised bytes the artifacts may take (the rest of the container and the notes fit beside).
         self.bytes_left = budget * 3 // 4
-        self.over_budget = 0
+        self.aside: list[Artifact] = []  # beyond the byte budget: stored outside history, not dropped
 
-    def add(self, name: str, type_: str, cef: dict[str, Any]) -> bool:
+    def add(self, name: str, type_: str, cef: dict[str, Any], provenance: str | None = None) -> bool:
         """Add an artifact unless it duplicates one already added; False when it was not added.
+
+        `provenance` says where in the alert the values were found (`Artifact.provenance`).
 
         A value the CEF validators reject is not added either (and noted): the parsers validate first, so
         this is the last line of defence, not the normal path.
@@ -159,28 +165,28 @@ class Artifacts:
         key = json.dumps([name, cef], sort_keys=True, default=str)
         if key in self._seen:
             return False
-        if len(self.items) >= self.limit:
+        if len(self.items) + len(self.aside) >= self.limit:
             self.dropped += 1
             return False
         try:
-            art = Artifact(name=name, label=self.label, type=type_, cef=cef, severity=self.severity)
+            art = Artifact(name=name, label=self.label, type=type_, cef=cef, severity=self.severity,
+                           provenance=provenance)
         except ValueError as e:
             self.notes.add(f"{name}: artifact skipped: {e}")
             return False
         self._seen.add(key)
         size = len(art.model_dump_json().encode()) + 1
         if size > self.bytes_left:
-            self.over_budget += 1
-            return False
+            self.aside.append(art)
+            return True
         self.bytes_left -= size
         self.items.append(art)
         return True
 
     def finish(self) -> list[Artifact]:
-        """The artifacts, after noting how many the count cap and the payload budget dropped."""
+        """The artifacts kept in the container, after noting how many the count cap dropped (those beyond the
+        byte budget are in `aside`)."""
         if self.dropped:
-            self.notes.add(f"{len(self.items) + self.dropped} artifacts found; first {self.limit} kept")
-        if self.over_budget:
-            self.notes.add(f"{self.over_budget} artifacts were not kept: the container reached its payload "
-                           f"budget of {CONTAINER_BUDGET_BYTES // 1024} KiB")
+            self.notes.add(f"{len(self.items) + len(self.aside) + self.dropped} artifacts found; first "
+                           f"{self.limit} kept")
         return self.items

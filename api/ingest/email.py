@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import os
 import re
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from api.ingest.address import addresses, originating_ip, sender
+from api.ingest.address import addresses, originating_hop, sender
 from api.ingest.common import Artifacts, IngestError, Notes, ParsedAlert, clean, fit_budget, reading
 from api.ingest.limits import (
     MAX_ARTIFACTS,
@@ -48,6 +47,7 @@ from api.ingest.mime import (
 )
 from api.ingest.params import boundary, content_type, filename
 from api.ingest.urls import text_urls, url_domain, url_ip
+from core.blobs import write_once
 from core.models.container import NAME_MAX, Container, Severity
 
 LABEL = "phishing"
@@ -186,7 +186,8 @@ def _filename(value: object) -> str | None:
 
 
 def parse_email(raw: bytes, *, store_dir: Path, max_urls: int = 500, max_attachments: int = 100,
-                max_parts: int = 500, max_depth: int = 20, max_artifacts: int = MAX_ARTIFACTS) -> ParsedAlert:
+                max_parts: int = 500, max_depth: int = 20, max_artifacts: int = MAX_ARTIFACTS,
+                trusted_relays: Sequence[str] = ()) -> ParsedAlert:
     """Parse a reported phishing message and store its raw bytes as `store_dir/<sha256>.eml`.
 
     Args:
@@ -197,6 +198,9 @@ def parse_email(raw: bytes, *, store_dir: Path, max_urls: int = 500, max_attachm
         max_parts: MIME parts read; the walk stops after that many, with a note.
         max_depth: MIME nesting levels read; deeper parts are skipped, with a note.
         max_artifacts: artifacts in the container at most (the API's limit).
+        trusted_relays: our own mail relays (CIDRs, or the host names they write after `by`): an originating
+            IP from a Received hop they added gets provenance `received_header_trusted`, one from any other
+            hop `received_header` (see `Artifact.provenance`).
 
     Returns:
         The container (label `phishing`, severity medium) and notes on whatever was skipped or capped; the
@@ -213,11 +217,12 @@ def parse_email(raw: bytes, *, store_dir: Path, max_urls: int = 500, max_attachm
         raise IngestError("body", f"expected the raw message as bytes, got {type(raw).__name__}")
     with reading("body", decoders=False):
         return _parse(bytes(raw), Path(store_dir), max_urls=max_urls, max_attachments=max_attachments,
-                      max_parts=max_parts, max_depth=max_depth, max_artifacts=max_artifacts)
+                      max_parts=max_parts, max_depth=max_depth, max_artifacts=max_artifacts,
+                      trusted_relays=tuple(trusted_relays))
 
 
 def _parse(raw: bytes, store_dir: Path, *, max_urls: int, max_attachments: int, max_parts: int, max_depth: int,
-           max_artifacts: int) -> ParsedAlert:
+           max_artifacts: int, trusted_relays: tuple[str, ...]) -> ParsedAlert:
     sha = hashlib.sha256(raw).hexdigest()
     data = raw.removeprefix(codecs.BOM_UTF8).lstrip(b"\r\n\t ")
     if not data:
@@ -242,22 +247,22 @@ def _parse(raw: bytes, store_dir: Path, *, max_urls: int, max_attachments: int, 
         summary = {h: clean(header_str(headers, h), MAX_HEADER_VALUE_CHARS) for h in SUMMARY_HEADERS}
         present = {k: v for k, v in summary.items() if v}
         if present:
-            arts.add("Email headers", "email", {"emailHeaders": present})
+            arts.add("Email headers", "email", {"emailHeaders": present}, provenance="sender")
         who, how = sender(headers)
         if who:
             arts.add("Sender", "email", {"fromEmail": who.address, **(
-                {"fromDisplayName": who.display_name} if who.display_name else {})})
+                {"fromDisplayName": who.display_name} if who.display_name else {})}, provenance="sender")
         elif header_str(headers, "From").strip():
             notes.add("the From header has no valid e-mail address; no sender artifact")
         if how:
             notes.add(how)
         for addr in addresses(headers, "Reply-To", notes):
-            arts.add("Reply-To", "email", {"replyToEmail": addr})
-        ip = originating_ip(headers)
-    if ip:
-        arts.add("Originating IP", "ip", {"sourceAddress": ip})
+            arts.add("Reply-To", "email", {"replyToEmail": addr}, provenance="sender")
+        origin = originating_hop(headers, trusted_relays)
+    if origin:
+        arts.add("Originating IP", "ip", {"sourceAddress": origin[0]}, provenance=origin[1])
     for cef in walk.attachments:
-        arts.add("Attachment", "file", cef)
+        arts.add("Attachment", "file", cef, provenance="attachment")
     _url_artifacts(list(walk.urls)[: max(0, max_urls)], arts)
     for text in mime_notes + walk.cap_notes():
         notes.add(text)
@@ -274,7 +279,7 @@ def _parse(raw: bytes, store_dir: Path, *, max_urls: int, max_attachments: int, 
         raw_ref=str(path),
         raw_sha256=sha,
     )
-    return fit_budget(container, notes.as_list())
+    return fit_budget(container, notes.as_list(), aside=arts.aside)
 
 
 def source_identifier(message_id: str, sha: str) -> str:
@@ -286,15 +291,15 @@ def source_identifier(message_id: str, sha: str) -> str:
 def _url_artifacts(urls: list[str], arts: Artifacts) -> None:
     """The URLs, then each URL's domain, then the dotted IP of each URL whose host is an IP address."""
     for url in urls:
-        arts.add("URL", "url", {"requestURL": url})
+        arts.add("URL", "url", {"requestURL": url}, provenance="body")
     for url in urls:
         domain = url_domain(url)
         if domain:
-            arts.add("Domain", "domain", {"destinationDnsDomain": domain})
+            arts.add("Domain", "domain", {"destinationDnsDomain": domain}, provenance="url")
     for url in urls:
         ip = url_ip(url)
         if ip:
-            arts.add("URL IP", "ip", {"destinationAddress": ip})
+            arts.add("URL IP", "ip", {"destinationAddress": ip}, provenance="url")
 
 
 def _description(summary: dict[str, str], walk: Walk, sha: str) -> str:
@@ -309,33 +314,12 @@ def _description(summary: dict[str, str], walk: Walk, sha: str) -> str:
 def store_raw(raw: bytes, sha: str, store_dir: Path, notes: Notes) -> Path:
     """Write the raw message to `store_dir/<sha>.eml` once; an existing file is never overwritten.
 
-    The name comes only from the hash, so no header can steer the path. The write goes to a temporary
-    file first and is hard-linked into place, so readers never see a partial file.
+    The name comes only from the hash, so no header can steer the path; `core.blobs.write_once` makes the
+    write atomic. A copy already there is checked against the hash (a mismatch is noted, never replaced).
     """
-    store_dir.mkdir(parents=True, exist_ok=True)
     path = (store_dir / f"{sha}.eml").absolute()
-    if path.exists():
+    if not write_once(path, raw):
         _check_existing(path, sha, notes)
-        return path
-    fd, tmp = tempfile.mkstemp(dir=store_dir, prefix=".incoming-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            _check_existing(path, sha, notes)
-        except OSError:
-            # A file system without hard links: exclusive create still never overwrites.
-            try:
-                with open(path, "xb") as f:
-                    f.write(raw)
-            except FileExistsError:
-                _check_existing(path, sha, notes)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 

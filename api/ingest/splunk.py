@@ -172,7 +172,7 @@ def parse_splunk(payload: object, *, max_artifacts: int = MAX_ARTIFACTS) -> Pars
         description=_description(payload, result, sid),
         artifacts=arts.finish(),
     )
-    return fit_budget(container, notes.as_list())
+    return fit_budget(container, notes.as_list(), aside=arts.aside)
 
 
 def _kind(value: object) -> str:

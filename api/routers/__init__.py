@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from api.routers import audit, catalog, codec, containers, health, ingest, metrics, prompts, splunk, splunk_containers
+from api.routers import (
+    audit,
+    blobs,
+    catalog,
+    codec,
+    containers,
+    health,
+    ingest,
+    metrics,
+    prompts,
+    slack,
+    splunk,
+    splunk_containers,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     audit.router,
+    blobs.router,
     catalog.router,
     codec.router,
     containers.router,
     ingest.router,
     metrics.router,
     prompts.router,
+    slack.router,
     splunk.router,
     splunk_containers.router,
 )

@@ -23,6 +23,8 @@ class PlaybookSummary(BaseModel):
     version: str
     baseline_minutes: float = Field(description="Average manual triage this playbook replaces")
     description: str
+    kind: str = Field(description="native (a Playbook class) | phantom (a Phantom-format file)")
+    file: str | None = Field(default=None, description="The Phantom playbook's file")
 
 
 class AssetSummary(BaseModel):
@@ -53,7 +55,8 @@ class AssetTest(BaseModel):
 async def playbooks(user: Reader) -> list[PlaybookSummary]:
     """Registered playbooks with title, version and manual-triage baseline."""
     return [PlaybookSummary(name=p.name, title=p.title, version=p.version, baseline_minutes=p.baseline_minutes,
-                            description=p.description) for p in PLAYBOOKS.values()]
+                            description=p.description, kind=p.kind, file=p.file or None)
+            for p in PLAYBOOKS.values()]
 
 
 @router.get("/assets", response_model=list[AssetSummary])

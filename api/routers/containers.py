@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import WorkflowExecution, WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.client import WorkflowExecution
 
+from api import container_ops as ops
 from api.auth import Analyst, Ingester, Reader
+from api.container_ops import ContainerPatch
 from api.deps import ClientDep
-from api.errors import rpc_error, update_error
-from api.permissions import patch_operations, require
-from api.report import Report, build_report, render_text
-from api.service import Accepted, ContainerIn, Page, container_handle, ingest, safe_filter, visibility_page
+from api.live import live_report
+from api.permissions import require
+from api.report import Report, render_text
+from api.service import Accepted, ContainerIn, Page, ingest, safe_filter, visibility_page
 from core.config.roles import Operation
 from core.models import Artifact, Container, Severity, Status
 from core.temporal import (
@@ -24,6 +23,7 @@ from core.temporal import (
     SA_CONTAINER_ID,
     SA_DISPOSITION,
     SA_LABEL,
+    SA_NAME,
     SA_PLAYBOOK,
     SA_SEVERITY,
     SA_STATUS,
@@ -31,8 +31,7 @@ from core.temporal import (
 from core.visibility import WORKFLOW_TYPE, Filter
 from workflows.container import ContainerWorkflow
 from workflows.ids import CONTAINER_PREFIX
-from workflows.messages import AnalystChange, ContainerView, Reopen, RunPlaybookRequest
-from workflows.starter import reopen_container
+from workflows.messages import AnalystChange, ContainerView
 
 router = APIRouter(prefix="/api/v1/containers", tags=["containers"])
 
@@ -42,17 +41,6 @@ class CommentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=20_000)
-
-
-class ContainerPatch(BaseModel):
-    """Fields an analyst may change."""
-
-    model_config = ConfigDict(extra="forbid")
-    status: Status | None = None
-    severity: Severity | None = None
-    owner: str | None = Field(default=None, max_length=256)
-    disposition: str | None = Field(default=None, max_length=256)
-    comment: str | None = Field(default=None, max_length=20_000)
 
 
 class ArtifactsIn(BaseModel):
@@ -108,10 +96,29 @@ async def create_container(body: ContainerIn, request: Request, user: Ingester, 
 CONTAINER_WORKFLOW_TYPE: str = getattr(ContainerWorkflow, "__temporal_workflow_definition").name
 
 
-def _summary(wf: WorkflowExecution) -> ContainerSummary:
+def container_filter(*, label: str | None = None, severity: Severity | None = None, status: Status | None = None,
+                     playbook: str | None = None, awaiting_prompt: bool | None = None, q: str | None = None,
+                     names_indexed: bool = True) -> Filter:
+    """The visibility filter of a container listing (each value checked by `safe_filter`: 422 when unsafe).
+
+    Raises:
+        HTTPException: 422 for an unsafe value, or a name search while names are not indexed.
+    """
+    words = " ".join((q or "").split()) or None
+    if words and not names_indexed:
+        raise HTTPException(422, "q: searching names is off while payload encryption is on (names would be "
+                                 "stored in plaintext in visibility, so they are not indexed)")
+    return (Filter().where(WORKFLOW_TYPE, CONTAINER_WORKFLOW_TYPE)
+            .where_set(SA_LABEL, safe_filter("label", label)).where_set(SA_SEVERITY, severity)
+            .where_set(SA_STATUS, status).where_set(SA_PLAYBOOK, safe_filter("playbook", playbook))
+            .where_set(SA_AWAITING_PROMPT, awaiting_prompt).where_set(SA_NAME, safe_filter("q", words)))
+
+
+def summary(wf: WorkflowExecution) -> ContainerSummary:
     sa = wf.typed_search_attributes
     return ContainerSummary(
-        id=sa.get(SA_CONTAINER_ID) or wf.id.removeprefix(CONTAINER_PREFIX), name=None, label=sa.get(SA_LABEL),
+        id=sa.get(SA_CONTAINER_ID) or wf.id.removeprefix(CONTAINER_PREFIX), name=sa.get(SA_NAME),
+        label=sa.get(SA_LABEL),
         severity=sa.get(SA_SEVERITY), status=sa.get(SA_STATUS), disposition=sa.get(SA_DISPOSITION) or None,
         playbooks=list(sa.get(SA_PLAYBOOK) or []), awaiting_prompt=bool(sa.get(SA_AWAITING_PROMPT)),
         auto_resolved=bool(sa.get(SA_AUTO_RESOLVED)),
@@ -122,49 +129,32 @@ def _summary(wf: WorkflowExecution) -> ContainerSummary:
 
 @router.get("", response_model=ContainerList)
 async def list_containers(
-    user: Reader, client: ClientDep,
+    request: Request, user: Reader, client: ClientDep,
     label: str | None = None, severity: Severity | None = None, status: Status | None = None,
-    playbook: str | None = None, page_size: int = Query(50, ge=1, le=500), page_token: str | None = None,
+    playbook: str | None = None, awaiting_prompt: bool | None = None,
+    q: str | None = Query(None, max_length=200, description="Words of the container's name (all must occur)"),
+    page_size: int = Query(50, ge=1, le=500), page_token: str | None = None,
 ) -> ContainerList:
     """Containers from Temporal visibility, newest first, filtered and paginated."""
-    query = (Filter().where(WORKFLOW_TYPE, CONTAINER_WORKFLOW_TYPE)
-             .where_set(SA_LABEL, safe_filter("label", label)).where_set(SA_SEVERITY, severity)
-             .where_set(SA_STATUS, status).where_set(SA_PLAYBOOK, safe_filter("playbook", playbook)))
+    query = container_filter(label=label, severity=severity, status=status, playbook=playbook,
+                             awaiting_prompt=awaiting_prompt, q=q,
+                             names_indexed=request.app.state.settings.encryption_key is None)
     found, next_token = await visibility_page(client, query, page_size, page_token)
-    rows = [_summary(wf) for wf in found]
+    rows = [summary(wf) for wf in found]
     return ContainerList(count=len(rows), data=rows, next_page_token=next_token)
-
-
-async def _view(client: ClientDep, container_id: str) -> ContainerView:
-    h = container_handle(client, container_id)
-    try:
-        return await h.query(ContainerWorkflow.view)
-    except RPCError as e:
-        raise rpc_error(e, f"container {container_id}") from None
 
 
 @router.get("/{container_id}", response_model=ContainerView)
 async def get_container(container_id: str, user: Reader, client: ClientDep) -> ContainerView:
     """The container's state, comments, artifacts, runs and pending prompts."""
-    return await _view(client, container_id)
-
-
-async def _change(client: ClientDep, container_id: str, ch: AnalystChange) -> ContainerView:
-    h = container_handle(client, container_id)
-    try:
-        return await h.execute_update(ContainerWorkflow.change, ch)
-    except WorkflowUpdateFailedError as e:
-        raise update_error(e) from None
-    except RPCError as e:
-        raise rpc_error(e, f"open container {container_id}") from None
+    return await ops.view_of(client, container_id)
 
 
 @router.post("/{container_id}/comments", response_model=ContainerView)
 async def add_comment(container_id: str, body: CommentIn, request: Request, user: Analyst,
                       client: ClientDep) -> ContainerView:
     """Comment on a container (recorded with the user and time)."""
-    await require(request, client, user, container_id, [(Operation.COMMENT, None)])
-    return await _change(client, container_id, AnalystChange(user=user.name, comment=body.text))
+    return await ops.add_comment(request, client, user, container_id, body.text)
 
 
 @router.patch("/{container_id}", response_model=ContainerView)
@@ -172,40 +162,7 @@ async def patch_container(container_id: str, body: ContainerPatch, request: Requ
                           client: ClientDep) -> ContainerView:
     """Change status, severity, owner or disposition. Closing ends the container; `status: open` on a closed
     container reopens it (a new run of its workflow carrying its state, comments and history)."""
-    change = AnalystChange(user=user.name, **body.model_dump())
-    closed = body.status == Status.OPEN and await _is_closed(client, container_id)
-    await require(request, client, user, container_id, patch_operations(
-        body.status.value if body.status else None, body.severity, body.disposition, body.owner, body.comment, closed))
-    if body.status != Status.OPEN:
-        return await _change(client, container_id, change)
-    for _ in range(REOPEN_ATTEMPTS):
-        if await _is_closed(client, container_id):
-            await require(request, client, user, container_id, [(Operation.REOPEN, None)])
-            try:
-                await reopen_container(client, container_id, Reopen(reason=body.comment or "reopened by an analyst",
-                                                                    by=user.name),
-                                       task_queue=request.app.state.settings.playbook_task_queue)
-            except RuntimeError as e:
-                raise HTTPException(409, f"container {container_id} cannot be reopened: {e}") from None
-            return await _change(client, container_id, change.model_copy(update={"status": None, "comment": None}))
-        try:
-            return await _change(client, container_id, change)
-        except HTTPException as e:
-            if e.status_code not in (404, 409):
-                raise
-            await asyncio.sleep(0.2)  # it was closing (or just closed) as we asked: reopen it once closed
-    raise HTTPException(409, f"container {container_id} is closing; retry")
-
-
-REOPEN_ATTEMPTS = 25
-
-
-async def _is_closed(client: ClientDep, container_id: str) -> bool:
-    try:
-        d = await container_handle(client, container_id).describe()
-    except RPCError as e:
-        raise rpc_error(e, f"container {container_id}") from None
-    return d.status is not None and d.status != WorkflowExecutionStatus.RUNNING
+    return await ops.patch(request, client, user, container_id, body)
 
 
 @router.post("/{container_id}/artifacts", response_model=ContainerView)
@@ -216,22 +173,14 @@ async def add_artifacts(container_id: str, body: ArtifactsIn, request: Request, 
     limit = request.app.state.settings.api_max_artifacts
     if len(body.artifacts) > limit:
         raise HTTPException(422, f"artifacts: {len(body.artifacts)} given; the limit is {limit} per request")
-    return await _change(client, container_id, AnalystChange(user=user.name, artifacts=body.artifacts))
+    return await ops.apply_change(client, container_id, AnalystChange(user=user.name, artifacts=body.artifacts))
 
 
 @router.post("/{container_id}/playbooks", status_code=202, response_model=PlaybookStarted)
 async def run_playbook(container_id: str, body: PlaybookRunIn, request: Request, user: Analyst,
                        client: ClientDep) -> PlaybookStarted:
     """Run a playbook on the container by name (a playbook that can contain needs the role its prompts need)."""
-    h = container_handle(client, container_id)
-    await require(request, client, user, container_id, [(Operation.RUN_PLAYBOOK, body.playbook)])
-    try:
-        wid = await h.execute_update(ContainerWorkflow.run_playbook,
-                                     RunPlaybookRequest(playbook=body.playbook, user=user.name))
-    except WorkflowUpdateFailedError as e:
-        raise update_error(e) from None
-    except RPCError as e:
-        raise rpc_error(e, f"open container {container_id}") from None
+    wid = await ops.start_playbook(request, client, user, container_id, body.playbook)
     return PlaybookStarted(workflow_id=wid, playbook=body.playbook, container_id=container_id)
 
 
@@ -240,8 +189,9 @@ async def run_playbook(container_id: str, body: PlaybookRunIn, request: Request,
                              "description": "The text report; JSON (`Report`) with `Accept: application/json`"}})
 async def report(container_id: str, user: Reader, client: ClientDep,
                  accept: str | None = Header(default=None)) -> Response:
-    """The execution report: text by default, JSON with `Accept: application/json`."""
-    rep = build_report(await _view(client, container_id))
+    """The execution report: text by default, JSON with `Accept: application/json`. While a run goes on it shows
+    the actions finished so far, those running (attempt, last error, next try) and the prompt's time left."""
+    rep = await live_report(client, await ops.view_of(client, container_id))
     if accept and "application/json" in accept:
         return JSONResponse(rep.model_dump(mode="json"))
     return PlainTextResponse(render_text(rep))

@@ -25,7 +25,7 @@ async def ingest_splunk(request: Request, user: WebhookIngester, client: ClientD
         parsed = parse_splunk_body(raw, max_artifacts=request.app.state.settings.api_max_artifacts)
     except IngestError as e:
         raise HTTPException(422, f"{e.field}: {e.message}") from None
-    return await ingest(request, client, parsed.container, "splunk", parsed.notes)
+    return await ingest(request, client, parsed.container, "splunk", parsed.notes, aside=parsed.aside)
 
 
 @router.post("/email", status_code=202, response_model=Accepted,
@@ -34,6 +34,7 @@ async def ingest_splunk(request: Request, user: WebhookIngester, client: ClientD
 async def ingest_email(request: Request, user: Ingester, client: ClientDep) -> Accepted:
     """A raw RFC 822 message reported as phishing. The raw message is kept outside workflow history."""
     from api.ingest import IngestError, parse_email
+    from core.guardrails import trusted_relays
 
     raw = await request.body()
     if not raw:
@@ -42,10 +43,11 @@ async def ingest_email(request: Request, user: Ingester, client: ClientDep) -> A
     try:
         # CPU-bound on hostile bodies and fsyncs the raw message: keep it off the event loop.
         parsed = await asyncio.to_thread(parse_email, raw, store_dir=settings.data_dir / "emails",
-                                         max_artifacts=settings.api_max_artifacts)
+                                         max_artifacts=settings.api_max_artifacts,
+                                         trusted_relays=trusted_relays(settings.guardrails_file))
     except IngestError as e:
         raise HTTPException(422, f"{e.field}: {e.message}") from None
     except OSError as e:
         raise HTTPException(503, f"cannot store the raw message ({e.strerror}); check SOAR_DATA_DIR is "
                                  "writable. Nothing was created; retry after fixing it") from None
-    return await ingest(request, client, parsed.container, "email", parsed.notes)
+    return await ingest(request, client, parsed.container, "email", parsed.notes, aside=parsed.aside)

@@ -67,6 +67,12 @@ def failed(status: int, message: str) -> JSONResponse:
     return JSONResponse(Failed(message=message).model_dump(), status_code=status)
 
 
+def update_failed(e: WorkflowUpdateFailedError | RPCError, what: str) -> JSONResponse:
+    """A refused or undeliverable update of `what`, in the failure envelope with the API's status for it."""
+    h = update_error(e) if isinstance(e, WorkflowUpdateFailedError) else rpc_error(e, what)
+    return failed(h.status_code, str(h.detail))
+
+
 def filtered_page(rows: list[R], filters: dict[str, Any], sort: str, args: ListArgs,
                   tiebreak: str) -> tuple[list[R], int, int]:
     """The page `args` asks for of the rows matching `filters`, the count of those and the number of pages.
@@ -238,12 +244,8 @@ async def start_playbook_run(request: Request, user: Analyst, client: ClientDep)
             scope = [artifact_digest(a) for a in view.state.container.artifacts if artifact_number(cid, a) in wanted]
         wid = await handle.execute_update(ContainerWorkflow.run_playbook,
                                           RunPlaybookRequest(playbook=name, user=user.name, scope=scope))
-    except WorkflowUpdateFailedError as e:
-        h = update_error(e)
-        return failed(h.status_code, str(h.detail))
-    except RPCError as e:
-        h = rpc_error(e, f"open container {cid}")
-        return failed(h.status_code, str(h.detail))
+    except (WorkflowUpdateFailedError, RPCError) as e:
+        return update_failed(e, f"open container {cid}")
     run_id = stable_id(wid)
     if len(_RUN_IDS) > 100_000:
         _RUN_IDS.clear()

@@ -27,8 +27,8 @@ from temporalio.service import RPCError
 
 from api.auth import Ingester, Reader
 from api.deps import ClientDep
-from api.errors import rpc_error, update_error
-from api.routers.splunk import FAILED_RESPONSES, SplunkList, answer, failed, filtered_page
+from api.errors import rpc_error
+from api.routers.splunk import FAILED_RESPONSES, SplunkList, answer, failed, filtered_page, update_failed
 from api.service import resolve_container_id
 from api.splunk_filters import FilterError, ListArgsDep
 from core.models import Artifact, Container, Sensitivity, Severity, Status
@@ -213,12 +213,8 @@ async def post_artifact(request: Request, user: Ingester, client: ClientDep) -> 
     try:
         ack = await client.get_workflow_handle(container_workflow_id(cid)).execute_update(
             ContainerWorkflow.add_alert, more)
-    except WorkflowUpdateFailedError as e:
-        h = update_error(e)
-        return failed(h.status_code, str(h.detail))
-    except RPCError as e:
-        h = rpc_error(e, f"open container {cid}")
-        return failed(h.status_code, str(h.detail))
+    except (WorkflowUpdateFailedError, RPCError) as e:
+        return update_failed(e, f"open container {cid}")
     art_id = artifact_number(cid, a)
     if not ack.added or not ack.added[0]:
         return JSONResponse({"failed": True, "message": "artifact already exists", "existing_artifact_id": art_id})

@@ -18,15 +18,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 from pydantic import ValidationError
 
 from core.config.loading import explain, read_json_list, resolve_reference
-from core.connector import AssetConfig, Connector, accepted_keys, secret_fields
+from core.connector import AssetConfig, Connector, accepted_keys
 from core.errors import ConfigError
+from core.redaction import secret_fields
 
 log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# Query parameters that carry credentials: `key`, `apikey`, `api_key`, `token`, `password`, `secret`, `sig`,
+# also as a suffix (`access_token`, `client_secret`, `x_api_key`).
+SECRET_QUERY = re.compile(r"(^|_)(key|apikey|api_key|token|password|passwd|secret|sig|signature)$")
 
 
 @dataclass(frozen=True)
@@ -86,13 +91,16 @@ def _resolve_configuration(conf: dict[str, Any], connector: Connector[Any, Any],
         if key in connector.ignored_keys:
             log.info("%s: %s: configuration.%s accepted and not used: %s", file, entry, key,
                      connector.ignored_keys[key])
-            redacted[key] = "***" if key in secrets else value
+            shown, url_secrets = redact_url(value) if isinstance(value, str) else (value, [])
+            redacted[key] = "***" if key in secrets else shown
+            secret_values += url_secrets
             continue
         if key not in accepted:
             log.warning("%s: %s: configuration.%s is not a setting of the %s connector; ignored. Known keys: %s",
                         file, entry, key, connector.app, ", ".join(sorted(accepted)))
             continue
         was_ref = False
+        shown = value
         if isinstance(value, str):
             value, was_ref = resolve_reference(value, file=file, entry=entry, field=f"configuration.{key}")
             if key in secrets and not was_ref and value:
@@ -100,9 +108,48 @@ def _resolve_configuration(conf: dict[str, Any], connector: Connector[Any, Any],
                             "\"file:/path\" so it stays out of the file", file, entry, key)
             if (was_ref or key in secrets) and value:
                 secret_values.append(value)
-        redacted[key] = "***" if key in secrets else (conf[key] if was_ref else value)
+            shown, url_secrets = redact_url(value)
+            secret_values += url_secrets
+            if was_ref:
+                shown = conf[key]  # the reference text, never what it resolved to
+        elif key in secrets and value is not None:
+            secret_values.append(str(value))  # a secret given as a number is still a secret
+        redacted[key] = "***" if key in secrets else shown
         resolved[key] = value
     return resolved, redacted, secret_values
+
+
+def redact_url(value: str) -> tuple[str, list[str]]:
+    """A URL with its userinfo password (or lone token) and secret-looking query values replaced by `***`.
+
+    Returns:
+        The redacted text (`value` itself when it is no URL or has nothing secret) and the secret parts, as
+        written and decoded, for the scrubber.
+    """
+    if "://" not in value:
+        return value, []
+    value, hash_, fragment = value.partition("#")
+    scheme, sep, rest = value.partition("://")
+    authority, slash, tail = rest.partition("/") if "/" in rest else (rest, "", "")
+    out: list[str] = []
+    if "@" in authority:
+        userinfo, _, host = authority.rpartition("@")
+        user, colon, password = userinfo.partition(":")
+        secret = password if colon else user
+        out += [secret, unquote(secret)]
+        authority = f"{user}:***@{host}" if colon else f"***@{host}"
+    path, q, query = tail.partition("?") if slash else ("", "", "")
+    if not slash:
+        authority, q, query = authority.partition("?")
+    fields = []
+    for part in query.split("&") if q else []:
+        name, eq, v = part.partition("=")
+        if eq and v and SECRET_QUERY.search(unquote_plus(name).lower().replace("-", "_")):
+            out += [v, unquote_plus(v)]
+            part = f"{name}=***"
+        fields.append(part)
+    redacted = f"{scheme}{sep}{authority}{slash}{path}{q}{'&'.join(fields)}{hash_}{fragment}"
+    return redacted, [s for s in out if s]
 
 
 def parse_asset(raw: Any, *, file: str, index: int, connectors: Mapping[str, Connector[Any, Any]]) -> AssetConfig:

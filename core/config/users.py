@@ -1,13 +1,16 @@
-"""Users: `{"name", "roles": [...], "token_sha256"}`. Tokens are stored only as SHA-256 digests."""
+"""Users: `{"name", "roles": [...], "token_sha256"}`, optionally `"slack_user_id"` (answering prompts from Slack)
+and `"timezone"` (how the console shows times, e.g. `"Europe/Berlin"`). Tokens are stored only as SHA-256
+digests."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import zoneinfo
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.config.loading import explain, read_json_list
 from core.errors import ConfigError
@@ -23,6 +26,19 @@ class User(BaseModel):
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
     roles: list[str] = Field(default_factory=list)
     token_sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    slack_user_id: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,20}$",
+                                      description="The Slack member id (U...) whose button clicks answer as this user")
+    timezone: str | None = Field(default=None, max_length=64, description="IANA time zone for the console")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                zoneinfo.ZoneInfo(v)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v[:40]!r}; use an IANA name such as Europe/Berlin") from None
+        return v
 
     def has_role(self, *roles: str) -> bool:
         """True if the user holds any of `roles` (or `admin`)."""
@@ -53,6 +69,10 @@ class UserDirectory:
         """The user named `name`, or None."""
         return next((u for u in self.users if u.name == name), None)
 
+    def by_slack(self, slack_user_id: str) -> User | None:
+        """The user mapped to a Slack member id, or None."""
+        return next((u for u in self.users if u.slack_user_id and u.slack_user_id == slack_user_id), None)
+
 
 # The demo users `soar dev` creates for itself (their tokens are printed in the README, so they are public):
 # no other process accepts them unless SOAR_DEV_MODE=1.
@@ -62,13 +82,15 @@ DEMO_USERS: list[tuple[str, list[str], str]] = [
     ("bob", ["soc_tier2", "analyst"], "demo-tier2-token"),
     ("carol", ["soc_manager", "analyst", "soc_tier2"], "demo-manager-token"),
 ]
+DEMO_SLACK_IDS = {"alice": "U0SIMALICE", "bob": "U0SIMBOB", "carol": "U0SIMCAROL"}  # the simulator's Slack
 DEMO_TOKEN_HASHES = frozenset(hash_token(t) for _, _, t in DEMO_USERS)
 
 
 def write_demo_users(path: Path) -> Path:
     """Write the demo users (for `soar dev` and the tests)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{"name": n, "roles": r, "token_sha256": hash_token(t)} for n, r, t in DEMO_USERS]
+    rows = [{"name": n, "roles": r, "token_sha256": hash_token(t),
+             **({"slack_user_id": DEMO_SLACK_IDS[n]} if n in DEMO_SLACK_IDS else {})} for n, r, t in DEMO_USERS]
     path.write_text(json.dumps(rows, indent=2) + "\n")
     return path
 

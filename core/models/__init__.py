@@ -13,6 +13,7 @@ from core.models.container import (
     Severity,
     Status,
 )
+from core.models.notifications import NotifyInput, NotifyResult, NotifyRule, PromptNotice
 from core.models.prompts import Prompt, PromptAck, PromptEvent, PromptPolicy, PromptResponse, PromptState, Target
 from core.models.runs import PlaybookInput, PlaybookOutcome, PlaybookRun, RunStatus
 
@@ -28,6 +29,9 @@ __all__ = [
     "Container",
     "ContainerEvent",
     "Note",
+    "NotifyInput",
+    "NotifyResult",
+    "NotifyRule",
     "PlaybookInput",
     "PlaybookOutcome",
     "PlaybookRun",
@@ -35,6 +39,7 @@ __all__ = [
     "Prompt",
     "PromptAck",
     "PromptEvent",
+    "PromptNotice",
     "PromptPolicy",
     "PromptResponse",
     "PromptState",

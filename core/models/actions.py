@@ -22,6 +22,9 @@ class ActionInput(BaseModel):
     correlation_id: str | None = Field(
         default=None, description="Stable id of this action within a run; makes side effects idempotent"
     )
+    require_approval: bool = Field(
+        default=False, description="The workflow asks for a verified approval although the asset does not mark "
+                                   "the action high impact (its target came only from input a sender can forge)")
 
 
 class CacheInfo(BaseModel):

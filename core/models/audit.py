@@ -26,6 +26,7 @@ class AuditKind(StrEnum):
     GUARDRAIL_REFUSED = "guardrail_refused"
     OPERATION_REFUSED = "operation_refused"      # an analyst operation their roles do not allow
     OPERATOR_APPROVAL = "operator_approval"
+    NOTIFICATION_FAILED = "notification_failed"  # a channel could not be reached (the playbook went on)
 
 
 class AuditEvent(BaseModel):

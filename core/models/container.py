@@ -56,6 +56,12 @@ class Artifact(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     added_by: str | None = Field(default=None, max_length=256,
                                  description="Who added it: the ingesting user, an analyst or a playbook")
+    # Where in a parsed alert the values came from, set by the e-mail parser: `received_header` (a Received
+    # hop: the sender can forge it), `received_header_trusted` (a hop our own relays added), `originating_ip_header`
+    # (X-Originating-IP), `sender`, `body`, `url` (derived from a URL), `attachment`. None: not parsed by us
+    # (webhook, API, Splunk REST). Response actions on `received_header` values need an approval.
+    provenance: str | None = Field(default=None, max_length=64, pattern=r"^[a-z_]+$",
+                                   description="Where the e-mail parser found the values (see the model)")
 
     @field_validator("cef")
     @classmethod
@@ -139,6 +145,11 @@ class Container(BaseModel):
                 by = f" (added by {a.added_by})" if a.added_by else ""
                 return f'artifact {i} "{a.name}"{by}'
         return "not in the artifacts"
+
+    def origins(self, value: str) -> set[str]:
+        """The provenances of the artifacts holding `value` ('' for an artifact that has none)."""
+        return {a.provenance or "" for a in self.artifacts
+                if value in (v for v in a.cef.values() if isinstance(v, str))}
 
     def indicators(self, kind: str) -> list[str]:
         """Distinct indicators of a kind (`url`, `hash`, `ip`, `domain`, `host`, `user`, `email`), in order."""

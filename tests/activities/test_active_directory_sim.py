@@ -108,10 +108,10 @@ async def test_disable_again_enable_jdoe_is_recorded(sim: Sim, assets) -> None:
 
 
 async def test_only_the_disable_bit_changes(sim: Sim, assets) -> None:
-    path = assets()  # Administrator: NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD
-    assert (await ad(path, "disable user", approve_as="bob", username="Administrator")).summary[
+    path = assets()  # svc-backup: NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD (Administrator is protected now)
+    assert (await ad(path, "disable user", approve_as="bob", username="svc-backup")).summary[
         "userAccountControl"] == 0x10202
-    r = await ad(path, "enable user", username="Administrator")
+    r = await ad(path, "enable user", username="svc-backup")
     assert r.summary["userAccountControl"] == 0x10200
     assert [m["changes"][0]["after"] for m in effects(sim)["modifications"]] == [["66050"], ["66048"]]
 

@@ -113,11 +113,12 @@ async def test_block_twice_no_duplicate_and_no_second_commit(act: Act, sim: Any)
 
 
 async def test_block_cidr_and_ipv6(act: Act, sim: Any) -> None:
-    await act("block ip", {"ip": "10.20.0.5/16"})
+    # A public /24 (a private /16 is refused by the guardrails: tests/activities/test_guardrails_actions.py).
+    await act("block ip", {"ip": "198.51.100.5/24"})
     r = await act("block ip", {"ip": "2001:DB8::1"})
     assert r.data[0]["address_name"] == "2001-db8--1 Added By SOAR"
-    assert pan(sim)["blocked_ips"] == ["10.20.0.0/16", "2001:db8::1"]
-    assert "10.20.0.0 mask 16 Added By SOAR" in names(vsys(sim), "address/entry")
+    assert pan(sim)["blocked_ips"] == ["198.51.100.0/24", "2001:db8::1"]
+    assert "198.51.100.0 mask 24 Added By SOAR" in names(vsys(sim), "address/entry")
 
 
 async def test_unblock_ip(act: Act, sim: Any) -> None:
@@ -408,3 +409,25 @@ async def test_commit_job_that_never_finishes_times_out(act: Act, documented: An
     with pytest.raises(VendorUnavailable, match="did not finish within") as e:
         await act("block url", {"url": "https://evil.example.com/"}, base_url=url, commit_timeout_s=0.2)
     assert e.value.retryable and seen["polls"] >= 2
+
+
+async def test_a_block_the_workflow_marks_as_needing_approval_is_verified_by_the_activity(act, sim):
+    """`require_approval` (a target only a forgeable Received: header gave): no approval, or one for another
+    IP, is refused before any request; the approval for exactly this block lets it run."""
+    from core.errors import ApprovalInvalid, ApprovalRequired
+    from core.models import ActionInput
+    from tests.activities.conftest import sign_approval
+
+    spec, store = CONNECTOR.find("block ip"), act.store()
+    ip, cid = "198.51.100.66", "SOAR-FORGEDRCVD01"
+
+    def inp(approval=None) -> ActionInput:
+        return ActionInput(asset="pan_fw", params={"ip": ip}, require_approval=True, container_id=cid,
+                           approval=approval)
+    with pytest.raises(ApprovalRequired):
+        await store.run(spec, inp())
+    with pytest.raises(ApprovalInvalid):
+        await store.run(spec, inp(sign_approval("block ip", "198.51.100.99", "panos", cid)))
+    assert pan(sim).get("blocked_ips", []) == [] and sim.state()["calls"].get("panos", 0) == 0
+    r = await store.run(spec, inp(sign_approval("block ip", ip, "panos", cid)))
+    assert r.status == "success" and ip in pan(sim)["blocked_ips"]

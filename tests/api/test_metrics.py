@@ -35,7 +35,7 @@ from tests.helpers.prompts import answer
 from tests.helpers.servers import ServerThread
 from tests.helpers.stack import Stack, run_stack
 from tests.helpers.wait import assert_eventually, truthy
-from workflows.messages import AnalystChange, ContainerView, RunPlaybookRequest
+from workflows.messages import AnalystChange, ChangeAck, ContainerView, RunPlaybookRequest
 
 AUTOMATION, TIER1, TIER2 = "demo-automation-token", "demo-tier1-token", "demo-tier2-token"
 MANAGER = "demo-manager-token"
@@ -120,7 +120,7 @@ async def scenario(dev_env, simulator_server, tmp_path_factory) -> AsyncIterator
             for cid in ids.values():
                 try:
                     await stack.handle(cid).execute_update(
-                        "change", AnalystChange(user="bob", status=Status.CLOSED), result_type=ContainerView)
+                        "change", AnalystChange(user="bob", status=Status.CLOSED), result_type=ChangeAck)
                 except Exception:
                     pass  # already closed (auto-closed by its playbook)
 
@@ -317,7 +317,7 @@ async def test_running_then_cancelled_run(dev_env, task_queue, assets_file):
                            if f.name == "soar_prompts_pending" for s in f.samples)
             assert pending >= 1
             await stack.handle(cid).execute_update("change", AnalystChange(user="bob", status=Status.CLOSED),
-                                                   result_type=ContainerView)
+                                                   result_type=ChangeAck)
             done = await until(runs, lambda r: r.json()["data"][0]["status"] != "running")
             rows = done.json()["data"]
             assert rows[0]["status"] == "cancelled" and rows[0]["end_time"] >= rows[0]["start_time"]

@@ -199,3 +199,35 @@ def test_container_without_runs():
     assert render_text(r) == (f"SOAR PLAYBOOK EXECUTION REPORT\nContainer: {CID}\nNo playbook runs.\n"
                               "Disposition: Open - awaiting analyst\n")
     assert r.time_saved_minutes == 0 and r.runs == []
+
+
+def test_a_running_run_shows_what_it_did_what_it_does_and_what_it_waits_for():
+    from api.report import RunLive, RunningLine
+    from core.models import Prompt, PromptPolicy
+
+    wid = f"playbook/containment_decision/{CID}"
+    run = PlaybookRun(playbook="containment_decision", workflow_id=wid, started=T0)
+    live = RunLive(workflows=[wid, f"{wid}/nested"], records=[rec(1, "ip reputation", "VirusTotal", "0/94", 0, 1.2)],
+                   running=[RunningLine(action="Disable User", vendor="Active Directory", connector="active_directory",
+                                        workflow_id=wid, state="retrying", attempt=6, next_attempt_in_s=30,
+                                        last_error="Active Directory at ldaps://dc01:636: connection refused",
+                                        running_for_s=95)])
+    p = Prompt(id=f"{CID}.containment_decision.1", container_id=CID, playbook="containment_decision",
+               workflow_id=f"{wid}/nested", role="soc_tier2", message="Contain?", options=["Isolate Host", "Monitor"],
+               on_timeout="Monitor", created=T0, deadline=T0 + timedelta(minutes=15),
+               policy=PromptPolicy(quorum=2))
+    v = view(run)
+    v.pending_prompts = [p]
+    now = T0 + timedelta(minutes=2, seconds=3)
+    r = build_report(v, {wid: live}, now)
+    assert r.runs[0].elapsed_s == 123 and r.runs[0].waiting[0].time_left_s == 777
+    assert render_text(r) == (
+        "SOAR PLAYBOOK EXECUTION REPORT\n"
+        f"Playbook: Containment Decision v1.2     Container: {CID}\n"
+        "  [1] IP Reputation (VirusTotal) - 0/94 [1.2s]\n"
+        "  [2] Disable User (Active Directory) - RETRYING: attempt 6, last error: Active Directory at "
+        "ldaps://dc01:636: connection refused, next try in 30.0s [1m 35s so far]\n"
+        "  [?] Prompt Analyst (soc_tier2) - WAITING: 12m 57s left, 0 of 2 approvals; options: Isolate Host, Monitor\n"
+        "Total Duration: (running, 2m 3s so far)\n"
+        "Disposition: Open - awaiting analyst\n")
+    assert build_report(v).runs[0].waiting == []  # without `now` the report stays as it was (pure, no clock)

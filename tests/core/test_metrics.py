@@ -91,7 +91,7 @@ def test_prompts_counted_once_under_the_playbook_that_asked():
     nested = run(CD, 60, nested=True, records=[prompt(pid, 30)])
     parent = run(PT, 120, records=[action(), prompt(pid, 31)])  # the parent's outcome repeats it
     got = prompts_of([nested, parent], asker)
-    assert got == {pid: AskedPrompt(CD, nested.outcome.actions[0].summary, 30)}
+    assert got == {pid: AskedPrompt(CD, nested.outcome.actions[0].summary, 30, T0)}
     # without a parser, a prompt counts under the run whose record is seen first
     assert prompts_of([parent, nested])[pid].playbook == PT
     # a record without a prompt id is keyed by its run and index
@@ -157,3 +157,27 @@ def test_per_playbook_figures():
     overall = stats(runs, prompts.values())
     assert (overall.runs_total, overall.prompts_answered, overall.time_saved_minutes) == (3, 1, 47.5)
     assert overall.duration_mean_s == 70.0
+
+
+# ---- per day and distributions (the console's charts) -------------------------------------------------
+def test_daily_counts_by_the_readers_calendar_day():
+    from zoneinfo import ZoneInfo
+
+    from core.metrics import daily, durations_by_playbook, quantile, response_times
+
+    late_start = datetime(2024, 8, 21, 22, 30, tzinfo=UTC)
+    late = run(CD, 60, auto=True).model_copy(update={"started": late_start, "ended": late_start + timedelta(minutes=1)})
+    runs = [run(PT, 120), run(PT, 300, nested=True), late, run(CD, None, status=RunStatus.RUNNING)]
+    prompts = [AskedPrompt(CD, {"responder": "bob"}, 30.0, T0),
+               AskedPrompt(CD, {"timed_out": True, "responder": None}, 900.0, T0),
+               AskedPrompt(CD, {"responder": "eve"}, 90.0, datetime(2024, 8, 21, 23, 0, tzinfo=UTC))]
+    berlin = ZoneInfo("Europe/Berlin")  # 22:30 and 23:00 UTC are the next day in Berlin
+    days = daily(runs, prompts, berlin, T0.date(), T0.date() + timedelta(days=1))
+    d21, d22 = days
+    assert (d21.runs, d21.finished, d21.auto_resolved, d21.prompts_answered, d21.prompts_timed_out) == (3, 1, 0, 1, 1)
+    assert d21.time_saved_minutes == pytest.approx(35 - 2)  # the nested run saves nothing
+    assert (d22.runs, d22.finished, d22.auto_resolved, d22.prompts_answered, d22.auto_resolved_share) == (1, 1, 1, 1, 1.0)
+    assert [d.day for d in daily(runs, prompts, UTC, T0.date(), T0.date())] == [T0.date()]
+    assert durations_by_playbook(runs) == {CD: [60.0], PT: [120.0, 300.0]}
+    assert response_times(prompts) == [30.0, 90.0]
+    assert (quantile([], 0.5), quantile([1.0, 3.0], 0.5), quantile([1.0, 2.0, 10.0], 1.0)) == (0.0, 2.0, 10.0)

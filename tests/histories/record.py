@@ -4,7 +4,9 @@ Run it when a playbook changes on purpose (after guarding the change with `workf
 prefix (`python -m tests.histories.record v3`), and keep the old files: they stand for runs that were
 waiting when the new code was deployed. `python -m tests.histories.record phantom --phantom` records only
 the brief's Phantom playbooks (examples/phantom), including a run waiting on its prompt; their sources are
-the examples, which the replay test's registry loads (tests/conftest.py).
+the examples, which the replay test's registry loads (tests/conftest.py). `--notifications` records with
+prompt notifications on (to the simulator's sinks), so the container histories hold `soar.notify` activities
+(`python -m tests.histories.record notify --notifications`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from core.models import Artifact, Container, Severity
 from core.settings import ROOT, get_settings
 from core.temporal import SEARCH_ATTRIBUTES, dev_server_dynamic_config_args, dev_server_path
 from simulator.app import create_app
-from simulator.credentials import DEMO_ENV
+from simulator.credentials import DEMO_ENV, demo_notifications, notification_env
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.prompts import answer
 from tests.helpers.servers import ServerThread
@@ -43,6 +45,8 @@ def write_history(fname: Path, workflow_id: str, history_json: str) -> None:
     ids[fname.name] = workflow_id
     IDS.write_text(json.dumps(dict(sorted(ids.items())), indent=1) + "\n")
     print("saved", fname.name)
+
+
 MAL_HASH = "deadbeef" + "2" * 56
 
 
@@ -52,20 +56,27 @@ def c(label: str, *cefs: dict[str, str]) -> Container:
                      artifacts=[Artifact(name=f"a{i}", cef=x) for i, x in enumerate(cefs)])
 
 
-async def main(prefix: str, phantom_only: bool = False) -> None:
+async def main(prefix: str, phantom_only: bool = False, notifications: bool = False) -> None:
     for k, v in DEMO_ENV.items():
         os.environ.setdefault(k, v)
     if phantom_only:
         await phantom(prefix)
         return
-    sim = ServerThread(create_app()).start()
+    sim = ServerThread(create_app(smtp_port=0 if notifications else None)).start()
     tmp = Path(tempfile.mkdtemp())
     assets = write_assets(tmp / "assets.json", example_assets(sim.url))
+    extra: dict[str, object] = {}
+    if notifications:
+        for k, v in notification_env(sim.url).items():
+            os.environ[k] = v
+        path = tmp / "notifications.json"
+        path.write_text(json.dumps(demo_notifications(sim.url, "127.0.0.1", sim.app.state.smtp.port)))
+        extra["notifications_file"] = path
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter, dev_server_log_level="error",
         dev_server_extra_args=dev_server_dynamic_config_args()) as env:
-        async with run_stack(env.client, "history-tq", assets) as stack:
+        async with run_stack(env.client, "history-tq", assets, **extra) as stack:
             scenarios = {
                 "phishing_malicious_url": c("phishing", {"requestURL": "http://malicious.example/login"}),
                 "phishing_clean": c("phishing", {"requestURL": "https://intranet.example.com/"}),
@@ -145,4 +156,5 @@ if __name__ == "__main__":
     import sys
 
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    asyncio.run(main(f"{args[0]}_" if args else "", phantom_only="--phantom" in sys.argv))
+    asyncio.run(main(f"{args[0]}_" if args else "", phantom_only="--phantom" in sys.argv,
+                     notifications="--notifications" in sys.argv))

@@ -51,7 +51,7 @@ def env_example_names(commented: bool = True) -> dict[str, str]:
 
 
 def test_expected_services_exist() -> None:
-    assert set(SERVICES) == {"postgresql", "temporal", "temporal-admin-tools", "temporal-ui",
+    assert set(SERVICES) == {"postgresql", "temporal", "temporal-admin-tools", "temporal-ui", "approval-keys",
                              "worker", "api", "simulator"}
     for name, svc in SERVICES.items():
         assert "image" in svc or "build" in svc, name
@@ -102,7 +102,8 @@ def test_depends_on_conditions() -> None:
     assert deps("temporal-ui") == {"temporal": "service_healthy"}
     for app in ("worker", "api"):
         assert deps(app) == {"temporal": "service_healthy",
-                             "temporal-admin-tools": "service_completed_successfully"}, app
+                             "temporal-admin-tools": "service_completed_successfully",
+                             "approval-keys": "service_completed_successfully"}, app
     for name in SERVICES:
         for target, condition in deps(name).items():
             if condition == "service_healthy":
@@ -114,7 +115,7 @@ def test_depends_on_conditions() -> None:
 def test_no_secret_literal_in_the_compose_file() -> None:
     for name, svc in SERVICES.items():
         for key, value in environment(svc).items():
-            if SECRET_NAME.search(key):
+            if SECRET_NAME.search(key) and not key.endswith("_FILE"):  # a *_FILE names where a secret lives
                 assert SECRET_REF.match(value), f"{name}: {key} must be a ${{VAR}} reference, not {value!r}"
     for value in DEMO_ENV.values():
         assert value not in COMPOSE_TEXT, "a demo credential is written into docker-compose.yml"
@@ -218,6 +219,24 @@ def test_ui_codec_endpoint_comes_from_env() -> None:
     assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
 
 
+def test_ui_is_read_only_for_workflow_actions() -> None:
+    env = environment(SERVICES["temporal-ui"])
+    # The switch the UI server enforces (405 on every non-GET it proxies, queries excepted) ...
+    assert env["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    # ... and the per-action ones that hide the buttons (temporalio/ui v2.49.1 server/config/docker.yaml).
+    for action in ("WORKFLOW_TERMINATE", "WORKFLOW_CANCEL", "WORKFLOW_SIGNAL", "WORKFLOW_UPDATE", "WORKFLOW_RESET",
+                   "WORKFLOW_PAUSE", "BATCH_ACTIONS", "START_WORKFLOW", "ACTIVITY_COMMANDS"):
+        assert env[f"TEMPORAL_{action}_DISABLED"] == "true", action
+    assert SERVICES["temporal-ui"]["image"] == "temporalio/ui:2.49.1", "re-check the switch names for a new UI"
+
+
+def test_apps_read_the_guardrails_file_from_the_mounted_config() -> None:
+    for app in ("worker", "api"):
+        path = environment(SERVICES[app])["SOAR_GUARDRAILS_FILE"]
+        assert path == "/app/config/guardrails.json", app
+    assert (ROOT / "config" / "guardrails.json").is_file()
+
+
 def test_dynamic_config_is_mounted_and_valid() -> None:
     env = environment(SERVICES["temporal"])
     target = ":/etc/temporal/config/dynamicconfig:ro"
@@ -279,7 +298,12 @@ def test_demo_files_match_the_examples() -> None:
     demo_env = dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", demo_text, re.M))
     assert demo_env.pop("ASSETS_FILE") == "/app/demo/assets.json"
     assert demo_env.pop("COMPOSE_PROFILES") == "demo"
+    assert (demo_env.pop("USERS_FILE"), demo_env.pop("SOAR_DEV_MODE")) == ("/app/demo/users.json", "1")
     assert demo_env == DEMO_ENV
+    from core.config.users import DEMO_USERS, hash_token, load_users
+    users = load_users(ROOT / "deploy" / "demo" / "users.json", dev_mode=True)
+    assert {(u.name, hash_token(t)) for u, (_, _, t) in zip(users.users, DEMO_USERS, strict=True)} == {
+        (u.name, u.token_sha256) for u in users.users}, "deploy/demo/users.json: the demo users of core/config/users.py"
     assert any(resolve(v).startswith("./deploy/demo:/app/demo") for v in SERVICES["worker"]["volumes"])
 
 
@@ -325,3 +349,21 @@ def test_docker_compose_config_accepts_the_stack(tmp_path: Path, demo: bool) -> 
     if demo:
         assert worker_env["VT_API_KEY"] == DEMO_ENV["VT_API_KEY"]
 
+
+
+def test_only_the_api_mounts_the_approval_signing_key() -> None:
+    def mounts(name: str) -> dict[str, str]:
+        out = {}
+        for v in SERVICES[name].get("volumes", []):
+            source, target, *mode = resolve(v).split(":")
+            out[source] = target + (":" + mode[0] if mode else "")
+        return out
+
+    assert mounts("api")["approval-private"] == "/keys/private:ro"
+    assert mounts("api")["approval-public"] == mounts("worker")["approval-public"] == "/keys/public:ro"
+    assert "approval-private" not in mounts("worker")
+    keys = SERVICES["approval-keys"]
+    assert keys["command"] == ["keys", "init"] and keys.get("restart") == "no"
+    env = environment(keys)
+    assert env["SOAR_APPROVAL_PRIVATE_KEY_FILE"].startswith("/keys/private/")
+    assert env["SOAR_APPROVAL_PUBLIC_KEYS_FILE"] == environment(SERVICES["worker"])["SOAR_APPROVAL_PUBLIC_KEYS_FILE"]

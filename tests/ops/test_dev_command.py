@@ -4,6 +4,7 @@ keeps the earlier workflows (the SQLite file)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -38,6 +39,19 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def console_inbox(api: str, token: str) -> str:
+    """Sign in to the console as a browser would (form nonce, session cookie) and return the inbox page."""
+    with httpx.Client(base_url=api, timeout=30) as http:
+        form = http.get("/console/sign-in")
+        nonce = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert form.status_code == 200 and nonce, form.text[:300]
+        r = http.post("/console/sign-in", data={"token": token, "csrf": nonce.group(1), "tz": "UTC"})
+        assert r.status_code == 303 and r.headers["location"] == "/console/", r.text[:300]
+        inbox = http.get("/console/")
+        assert inbox.status_code == 200 and "<h1>Inbox</h1>" in inbox.text, inbox.text[:300]
+        return inbox.text
+
+
 def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "cli.main", "dev"], cwd=ROOT, env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
@@ -49,15 +63,16 @@ def stop(p: subprocess.Popen[bytes]) -> None:
 
 
 def test_dev_command_runs_everything_and_stops_cleanly(tmp_path):
-    ports = {k: free_port() for k in ("temporal", "ui", "api", "sim", "ldap")}
+    ports = {k: free_port() for k in ("temporal", "ui", "api", "sim", "ldap", "smtp")}
     assets = example_assets(f"http://127.0.0.1:{ports['sim']}", ports["ldap"])
     env = {**os.environ, "SOAR_DATA_DIR": str(tmp_path / "data"),
            "SOAR_DEV_SERVER_PORT": str(ports["temporal"]), "SOAR_DEV_SERVER_UI_PORT": str(ports["ui"]),
            "SOAR_API_PORT": str(ports["api"]), "SOAR_SIMULATOR_PORT": str(ports["sim"]),
-           "SOAR_SIMULATOR_LDAP_PORT": str(ports["ldap"]),
+           "SOAR_SIMULATOR_LDAP_PORT": str(ports["ldap"]), "SOAR_SIMULATOR_SMTP_PORT": str(ports["smtp"]),
            "SOAR_API_URL": f"http://127.0.0.1:{ports['api']}",
            "SOAR_ASSETS_FILE": str(write_assets(tmp_path / "assets.json", assets)),
            "SOAR_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}"}
+    env.pop("SOAR_NOTIFICATIONS_FILE", None)  # as on a fresh clone: soar dev announces prompts on the sinks
     log = tmp_path / "dev.log"
     p = start(env, log)
     try:
@@ -72,6 +87,10 @@ def test_dev_command_runs_everything_and_stops_cleanly(tmp_path):
                             env=env, capture_output=True, text=True, timeout=60, check=False)
         assert ad.returncode == 0 and "connectivity OK - Bound to dc01.corp.example.com over ldaps" in ad.stdout, (
             ad.stdout + ad.stderr)
+        # the console: sign in with the demo tier-2 token and land on the inbox
+        assert console_inbox(api, "demo-tier2-token")
+        assert wait_http(f"http://127.0.0.1:{ports['sim']}/_sim/smtp").json()["port"] == ports["smtp"]
+        assert (tmp_path / "data" / "dev-notifications.json").exists()  # prompts announced on the sinks
         r = httpx.post(f"{api}/api/v1/containers", headers={"ph-auth-token": "demo-automation-token"},
                        json={"name": "dev check", "label": "misc", "source_data_identifier": "dev-check-1"})
         assert r.status_code == 202, r.text

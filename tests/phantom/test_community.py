@@ -41,8 +41,8 @@ async def test_virustotal_v3_identifier_reputation_analysis(dev_env, task_queue,
     assert ip_md.startswith("SOAR analyzed IP(s) using VirusTotal.")
     assert f"| `{MAL_IP}` | Possibly_Malicious | https://www.virustotal.com/gui/ip-address/{MAL_IP} | VirusTotal v3 |" \
            in ip_md
-    # None: our VirusTotal connector's data rows keep the file's names at the top, not under `attributes`
-    assert f"| `{MAL_HASH}` | None | None | Malicious | https://www.virustotal.com/gui/file/{MAL_HASH} |" in file_md
+    # data.*.attributes.meaningful_name and .magic: the row is the VirusTotal object, as in Splunk's app
+    assert f"| `{MAL_HASH}` | invoice_0424.exe | PE32 executable (GUI) Intel 80386, for MS Windows | Malicious | https://www.virustotal.com/gui/file/{MAL_HASH} |" in file_md
     ip_obs, file_obs = out.outputs["observable"]
     assert (ip_obs["type"], ip_obs["value"], ip_obs["reputation"]["score"]) == ("ip", MAL_IP, "Possibly_Malicious")
     assert (file_obs["type"], file_obs["value"]) == ("hash", MAL_HASH)
@@ -197,3 +197,24 @@ def test_community_files_are_unmodified():
         upstream = subprocess.run(["git", "--git-dir", str(mirror), "show", f"{commit}:{path.split(' ')[0]}"],
                                   capture_output=True, check=True).stdout
         assert (COMMUNITY / file).read_bytes() == upstream, file
+
+
+async def test_virustotal_v3_identifier_reputation_analysis_urls_and_domains(dev_env, task_queue, phantom_assets_file,
+                                                                           phantom_dir, sim):
+    """The url and domain branches read `data.*.attributes.categories`: present because the data row is the
+    VirusTotal object, as Splunk's VirusTotal v3 app returns it."""
+    copy_community(phantom_dir, "VirusTotal_v3_Identifier_Reputation_Analysis")
+    v = await run_one(dev_env.client, task_queue, phantom_assets_file, "virustotal_v3_identifier_reputation_analysis",
+                      container("events", {"requestURL": "http://malicious.example/login"},
+                                {"destinationDnsDomain": "evil.example"}))
+    out = outcome(v)
+    assert sorted((a.action, a.target) for a in out.actions) == [
+        ("domain reputation", "evil.example"), ("url reputation", "http://malicious.example/login")]
+    url_md, domain_md = out.outputs["markdown_report"]
+    assert url_md.startswith("SOAR analyzed URL(s) using VirusTotal.") and "http://malicious.example/login" in url_md
+    assert domain_md.startswith("SOAR analyzed Domain(s) using VirusTotal.") and "evil.example" in domain_md
+    assert "| `http://malicious.example/login` | Probably_Malicious | ['phishing and other frauds'] |" in url_md
+    assert "| `evil.example` | Probably_Malicious | ['phishing and other frauds'] |" in domain_md
+    url_obs, domain_obs = out.outputs["observable"]
+    assert url_obs["categories"] == ["phishing and other frauds"] and url_obs["attributes"]["path"] == "/login"
+    assert (domain_obs["type"], domain_obs["reputation"]["score"]) == ("domain", "Probably_Malicious")

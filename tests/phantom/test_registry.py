@@ -42,8 +42,10 @@ async def test_manual_run_and_prompt_through_the_api(dev_env, task_queue, phanto
     async with run_stack(dev_env.client, task_queue, phantom_assets_file) as stack:
         with run_api(stack.settings, dev_env.client) as base:
             async with http(base) as api:
-                listed = (await api.get("/api/v1/playbooks", headers=auth("tier1"))).json()
-                assert "brief_containment_decision" in {p["name"] for p in listed}
+                listed = {p["name"]: p for p in (await api.get("/api/v1/playbooks", headers=auth("tier1"))).json()}
+                assert listed["brief_containment_decision"]["kind"] == "phantom"
+                assert listed["brief_containment_decision"]["file"].endswith("brief_containment_decision.py")
+                assert (listed["containment_decision"]["kind"], listed["containment_decision"]["file"]) == ("native", None)
                 c = container("edr", {"sourceHostName": host, "sourceUserName": "jdoe", "sourceAddress": "10.9.9.9"},
                               {"fileHash": "deadbeef" + "5" * 56})
                 r = await stack.start(c, playbooks=[])
@@ -60,9 +62,32 @@ async def test_manual_run_and_prompt_through_the_api(dev_env, task_queue, phanto
 
                 [p] = await assert_eventually(prompt)
                 assert ".manual-1." in p["id"]
+                assert p["policy"]["reminders"] == [0.5, 0.8], "a Phantom prompt has the deployment's reminders"
                 ok = await api.post(f"/api/v1/prompts/{p['id']}/response", json={"option": "Isolate Host"},
                                     headers=auth("tier2"))
                 assert ok.status_code == 200, ok.text
                 v = await stack.wait_for(r.container_id, done)
     assert host in sim.state()["effects"]["crowdstrike"]["contained"]
     assert "Analyst approved: Isolate Host" in texts(v)
+
+
+async def test_rest_playbook_run_starts_a_phantom_playbook(dev_env, task_queue, phantom_assets_file, sim):
+    """Splunk SOAR's `POST /rest/playbook_run` with a Phantom playbook's name (or `repo/name`), then
+    `GET /rest/playbook_run/<id>` until it finishes."""
+    async with run_stack(dev_env.client, task_queue, phantom_assets_file) as stack:
+        with run_api(stack.settings, dev_env.client) as base:
+            async with http(base) as api:
+                r = await stack.start(container("phishing", {"requestURL": "https://intranet.example.com/ok"}),
+                                      playbooks=[])
+                await stack.wait_for(r.container_id, lambda v: v.state.container.status is not None)
+                started = await assert_eventually(lambda: api.post("/rest/playbook_run", json={
+                    "container_id": r.container_id, "playbook_id": "local/brief_phishing_triage_automation",
+                    "scope": "all", "run": True}, headers=auth("tier2")))
+                assert started.status_code == 200, started.text
+                run_id = started.json()["playbook_run_id"]
+
+                async def finished():
+                    row = await api.get(f"/rest/playbook_run/{run_id}", headers=auth("tier1"))
+                    return row.json() if row.status_code == 200 and row.json()["status"] != "running" else None
+                row = await assert_eventually(finished, within=60)
+    assert row["status"] == "success" and row["playbook"] == "brief_phishing_triage_automation", row

@@ -25,9 +25,13 @@ PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirec
 PREFLIGHT = {("OPTIONS", "/codec/encode"), ("OPTIONS", "/codec/decode")}
 # The only route that takes `?token=` (Splunk webhooks cannot send headers).
 QUERY_TOKEN_OK = {("POST", "/api/v1/ingest/splunk")}
+# Authenticated by Slack's request signature instead of a token (tests/api/test_notifications.py).
+SIGNED = {("POST", "/api/v1/integrations/slack/interactions")}
+# The console's pages take a signed session cookie instead (test_console_* below); these need none.
+CONSOLE_PUBLIC = {("GET", "/console/sign-in"), ("POST", "/console/sign-in"), ("GET", "/console/static/{name}")}
 
 SAMPLE_PARAMS = {"container_id": "SOAR-AAAAAAAAAAAA", "prompt_id": "SOAR-AAAAAAAAAAAA.phishing_triage_automation.1",
-                 "name": "virustotal", "ident": "1234", "run_id": "1234"}
+                 "name": "virustotal", "ident": "1234", "run_id": "1234", "sha256": "0" * 64}
 
 INGEST = [("POST", "/api/v1/containers"), ("POST", "/api/v1/ingest/splunk"), ("POST", "/api/v1/ingest/email"),
           ("POST", "/rest/container"), ("POST", "/rest/artifact")]
@@ -35,7 +39,8 @@ READ = [("GET", "/api/v1/containers"), ("GET", "/api/v1/containers/{container_id
         ("GET", "/api/v1/containers/{container_id}/report"), ("GET", "/api/v1/prompts"),
         ("GET", "/api/v1/playbooks"), ("GET", "/api/v1/assets"), ("GET", "/api/v1/metrics/automation"),
         ("GET", "/rest/playbook_run"), ("GET", "/rest/playbook_run/{run_id}"), ("GET", "/rest/container/{ident}"),
-        ("GET", "/rest/container/{ident}/artifacts"), ("GET", "/rest/artifact"), ("GET", "/metrics")]
+        ("GET", "/rest/container/{ident}/artifacts"), ("GET", "/rest/artifact"), ("GET", "/metrics"),
+        ("GET", "/api/v1/blobs/{sha256}")]
 ANALYST = [("POST", "/api/v1/containers/{container_id}/comments"), ("PATCH", "/api/v1/containers/{container_id}"),
            ("POST", "/api/v1/containers/{container_id}/artifacts"),
            ("POST", "/api/v1/containers/{container_id}/playbooks"), ("POST", "/api/v1/assets/{name}/test"),
@@ -61,8 +66,13 @@ def openapi_routes(app: FastAPI) -> set[tuple[str, str]]:
     return {(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops if m in verbs}
 
 
+def console_routes(app: FastAPI) -> set[tuple[str, str]]:
+    return {r for r in every_route(app) if r[1].startswith("/console")}
+
+
 def protected(app: FastAPI) -> list[tuple[str, str]]:
-    return sorted(r for r in every_route(app) if r[1] not in PUBLIC and r not in PREFLIGHT)
+    return sorted(r for r in every_route(app) if r[1] not in PUBLIC and r not in PREFLIGHT and r not in SIGNED
+                  and not r[1].startswith("/console"))
 
 
 def url(path: str) -> str:
@@ -98,9 +108,12 @@ async def test_every_route_is_known_and_described(api):
     app, _ = api
     routes = every_route(app)
     assert openapi_routes(app) <= routes
-    assert {r for r in routes if r not in PREFLIGHT and r[1] not in PUBLIC} == set(protected(app))
+    assert {r for r in routes if r not in PREFLIGHT and r[1] not in PUBLIC} == \
+        set(protected(app)) | SIGNED | console_routes(app)
     hidden = {r for r in routes - openapi_routes(app) if r[1] not in PUBLIC}
-    assert hidden <= PREFLIGHT, f"routes missing from the OpenAPI description: {sorted(hidden - PREFLIGHT)}"
+    assert hidden <= PREFLIGHT | console_routes(app), \
+        f"routes missing from the OpenAPI description: {sorted(hidden - PREFLIGHT - console_routes(app))}"
+    assert SIGNED <= openapi_routes(app) and not console_routes(app) & openapi_routes(app)
     assert len(protected(app)) >= len(INGEST + READ + ANALYST)
     for r in INGEST + READ + ANALYST:
         assert r in routes, f"{r} no longer exists: update this test"
@@ -230,5 +243,69 @@ async def test_unauthenticated_requests_never_reach_temporal(tmp_path, users_fil
         bad = [f"{m} {p}: {r.status_code}" for (m, p), r in zip(protected(app), results, strict=True)
                if r.status_code != 401]
         assert not bad, "\n".join(bad)
+    finally:
+        srv.stop()
+
+
+async def test_console_pages_need_a_session_and_never_reach_temporal_without_one(tmp_path, users_file):
+    app = create_app(Settings(temporal_address="127.0.0.1:9", users_file=users_file, data_dir=tmp_path))
+    srv = ServerThread(app).start()
+    try:
+        async with client(srv.url) as http:
+            failures = []
+            for method, path in sorted(console_routes(app) - CONSOLE_PUBLIC):
+                for cookie in (None, "v1.e30.AAAA", "forged"):
+                    headers = {"Cookie": f"soar_session={cookie}"} if cookie else {}
+                    r = await http.request(method, url(path), headers=headers,
+                                           **({"data": {"csrf": "x"}} if method == "POST" else {}))
+                    if method == "GET":
+                        ok = r.status_code == 303 and r.headers["location"].startswith("/console/sign-in?next=")
+                        ok = ok and (f"why={'none' if cookie is None else 'invalid'}" in r.headers["location"])
+                    else:
+                        ok = r.status_code == 401 and "Sign in" in r.text
+                    if not ok:
+                        failures.append(f"{method} {path} with cookie {cookie}: {r.status_code} "
+                                        f"{r.headers.get('location', r.text[:80])}")
+            assert not failures, "\n".join(failures)
+            for method, path in CONSOLE_PUBLIC:
+                assert (method, path) in console_routes(app)
+            page = await http.get("/console/sign-in")
+            assert page.status_code == 200 and 'type="password"' in page.text
+            assert "script-src 'self'" in page.headers["content-security-policy"]
+            assert (await http.get("/console/static/console.js")).status_code == 200
+            assert (await http.get("/console/static/..%2Fsession.py")).status_code == 404
+            # signed in, with Temporal down: a page saying so (HTML, not a stack trace or JSON)
+            import re
+            nonce = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+            signed = await http.post("/console/sign-in", data={"token": TOKENS["tier2"], "csrf": nonce},
+                                     headers={"Cookie": f"soar_signin={page.cookies['soar_signin']}"})
+            assert signed.status_code == 303
+            down = await http.get("/console/", headers={"Cookie": f"soar_session={signed.cookies['soar_session']}"})
+            assert down.status_code == 503 and down.headers["content-type"].startswith("text/html")
+            assert "SOAR_TEMPORAL_ADDRESS" in down.text and "bob" in down.text
+    finally:
+        srv.stop()
+
+
+async def test_only_analysts_may_sign_in_to_the_console(tmp_path, users_file):
+    import re
+
+    app = create_app(Settings(temporal_address="127.0.0.1:9", users_file=users_file, data_dir=tmp_path))
+    srv = ServerThread(app).start()
+    try:
+        for token, ok in ((EXTRA_TOKENS["norole"], False), (TOKENS["automation"], False), ("not-a-token", False),
+                          (TOKENS["tier1"], True), (EXTRA_TOKENS["admin"], True)):
+            async with client(srv.url) as http:
+                form = await http.get("/console/sign-in")
+                nonce = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+                r = await http.post("/console/sign-in", data={"token": token, "csrf": nonce},
+                                    headers={"Cookie": f"soar_signin={form.cookies['soar_signin']}"})
+                assert (r.status_code == 303) == ok, (token[:10], r.status_code, r.text[:200])
+                assert ("soar_session=" in r.headers.get("set-cookie", "")) == ok
+                if not ok:
+                    assert token not in r.text and r.status_code == 401
+                # the sign-in form's own nonce is required (no cross-site sign-in)
+                r = await http.post("/console/sign-in", data={"token": token, "csrf": "guess"})
+                assert r.status_code == 403 and "soar_session=" not in r.headers.get("set-cookie", "")
     finally:
         srv.stop()

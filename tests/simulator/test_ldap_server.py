@@ -78,8 +78,10 @@ def bind_still_works(sim: Sim) -> None:
     (f"(&{USERS}(|(department=finance)(title=SOC*)))", ["asmith", "jdoe", "mlopez"]),
     ("(&(objectClass=user)(userAccountControl>=4096)(userAccountControl<=4096))", ["WORKSTATION-042$"]),
     (f"(&{USERS}(userAccountControl<=512))", ["asmith", "jdoe"]),
-    (f"(memberOf=CN=Domain Admins,CN=Users,{BASE})", ["Administrator"]),
-    ("(objectCategory=group)", ["Domain Admins", "Domain Users", "Finance", "SOAR Responders", "VPN Users"]),
+    # The nested group Tier 0 Operators is a member too (its own memberOf, as on a DC).
+    (f"(memberOf=CN=Domain Admins,CN=Users,{BASE})", ["Administrator", "Tier 0 Operators"]),
+    ("(objectCategory=group)", ["Domain Admins", "Domain Users", "Finance", "SOAR Responders", "Tier 0 Operators",
+                                "VPN Users"]),
 ])
 def test_filters(conn: ldap3.Connection, filt: str, expected: list[str]) -> None:
     conn.search(BASE, filt, attributes=["sAMAccountName"])

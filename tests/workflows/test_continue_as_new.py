@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.models import Container, Status
 from core.temporal import SEARCH_ATTRIBUTES, dev_server_path
 from tests.helpers.stack import run_stack
-from workflows.messages import AnalystChange, ContainerView
+from workflows.messages import AnalystChange, ChangeAck
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -37,13 +37,13 @@ async def test_container_continues_as_new_and_keeps_state(small_history_env, tas
         first_run = (await h.describe()).run_id
         for i in range(40):
             await h.execute_update("change", AnalystChange(user="alice", comment=f"note {i}"),
-                                   result_type=ContainerView)
+                                   result_type=ChangeAck)
         v = await stack.view(r.container_id)
         assert [c.text for c in v.state.comments] == [f"note {i}" for i in range(40)]
         first = env.client.get_workflow_handle(h.id, run_id=first_run)
         events = [e.event_type async for e in first.fetch_history_events()]
         assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
         assert (await h.describe()).run_id != first_run
-        await h.execute_update("change", AnalystChange(user="alice", status=Status.CLOSED), result_type=ContainerView)
+        await h.execute_update("change", AnalystChange(user="alice", status=Status.CLOSED), result_type=ChangeAck)
         done = await stack.result(r.container_id)
         assert done.state.container.status == Status.CLOSED and len(done.state.comments) == 41

@@ -36,7 +36,15 @@ with workflow.unsafe.imports_passed_through():
     from core.approvals import AuthorizedAction, SignedApproval
     from core.connector import snake
     from core.models import ActionRecord, ActionResult, AssetRoute, Target
-    from workflows.actions import ResolvedAction, action_priority, cached_at, find_route, resolve, run_action
+    from workflows.actions import (
+        ResolvedAction,
+        action_priority,
+        cached_at,
+        find_route,
+        resolve,
+        run_action,
+        untrusted_origin,
+    )
 
 GATE_RESPOND_IN = timedelta(minutes=15)
 
@@ -179,7 +187,10 @@ class ActsMixin(EngineBase):
             self._record(ra, workflow.now(), "failed", p.error)
             return outcome(ActionResult(status="failed", message=p.error))
         approval: SignedApproval | None = None
-        if req.reviewer or ra.high_impact:
+        forged = untrusted_origin(ra, self.box.model)
+        if forged and not workflow.patched("sender-written-targets-need-approval"):
+            forged = None
+        if req.reviewer or ra.high_impact or forged:
             role = req.reviewer or ra.route.approver_role
             if not req.reviewer and chain is not None and chain.covers(ra):
                 approval = chain.approval
@@ -199,7 +210,7 @@ class ActsMixin(EngineBase):
         result = await run_action(ra, container_id=self.container_id, approval=approval, label=block,
                                   correlation_id=f"{workflow.info().workflow_id}#{idx}",
                                   priority=action_priority(ra, self.box.model.severity.value),
-                                  version=self.inp.version)
+                                  version=self.inp.version, require_approval=forged is not None)
         self._record(ra, started, result.status, result.message, result.summary, idx, cached_at(result))
         return outcome(result)
 

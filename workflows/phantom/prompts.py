@@ -34,9 +34,8 @@ from workflows.phantom.safety import Chain, authorizations, prompt_targets, show
 
 with workflow.unsafe.imports_passed_through():
     from core.approvals import AuthorizedAction
-    from core.models import ActionRecord, Prompt, Target
+    from core.models import ActionRecord, Prompt, PromptPolicy, Target
     from workflows import board
-    from workflows.ids import prompt_id
     from workflows.prompts import fmt_wait
     from workflows.versions import PROMPT_BOARD
 
@@ -168,21 +167,15 @@ class PromptsMixin(EngineBase):
     async def _question(self, role: str, message: str, q: Question, respond_in: timedelta,
                         grant: list[AuthorizedAction], targets: list[Target]) -> Prompt:
         """One question as one prompt of the desk; returns it answered, or expired (no response)."""
-        self._index += 1
-        idx = self._index
-        self._prompt_seq += 1
-        pid = prompt_id(self.meta.name, self.container_id, self.inp.suffix, self._prompt_seq)
-        now = workflow.now()
-        p = Prompt(id=pid, container_id=self.container_id, playbook=self.meta.name,
-                   workflow_id=workflow.info().workflow_id, role=role, message=message[:20_000], options=q.options,
-                   on_timeout=NO_ANSWER, created=now, deadline=now + respond_in,
-                   authorizes={o: list(grant) for o in q.options}, targets=targets, started_by=self.inp.run_as)
-        self._desk.open(p, {o: "the playbook continues with this answer" for o in q.options})
-        self._stage(awaiting_prompt=True, prompts_opened=[p])
-        await self.flush()
-        timed_out = await self._desk.wait(p, respond_in)
-        waited = (workflow.now() - now).total_seconds()
-        self._desk.close(p, expired=timed_out or p.response is None)
+        authorizes = {o: list(grant) for o in q.options}
+        # The deployment's reminders and escalation, and the assets' quorum, as native prompts have them
+        # (prompts opened before this change keep the policy they were opened with).
+        policy = self._policy(authorizes) if workflow.patched("phantom-prompt-policy") else PromptPolicy()
+        idx, p = self._new_prompt(role=role, message=message[:20_000], options=q.options, on_timeout=NO_ANSWER,
+                                  respond_in=respond_in, authorizes=authorizes, targets=targets, policy=policy)
+        pid, now = p.id, p.created
+        timed_out, waited = await self._ask(p, respond_in, {o: "the playbook continues with this answer"
+                                                            for o in q.options})
         self._stage(awaiting_prompt=False, prompts_closed=[pid])
         await board.publish([], [pid] if self.inp.version >= PROMPT_BOARD else [])
         self.staged()

@@ -115,7 +115,7 @@ class PhishingTriageAutomation(Playbook):
         if m > IP_BLOCK_THRESHOLD:
             v.clean = False
             v.responses.append(self.act("panos", "block ip", ip=ip))
-            self.comment(f"IP {ip} flagged by {m} engines. Blocked on firewall.")
+            self.comment(f"IP {ip} flagged by {m} engines; blocking it on the firewall.")
         elif m > 0:
             v.clean = False
 
