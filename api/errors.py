@@ -36,7 +36,9 @@ def rpc_error(e: RPCError, what: str) -> HTTPException:
     """Map a Temporal RPC error."""
     if e.status == RPCStatusCode.NOT_FOUND:
         return HTTPException(404, f"{what} not found")
-    if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+    if e.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):  # CANCELLED: our rpc_timeout
+        return HTTPException(503, f"{what}: no answer in time (is a worker running? `soar worker`); retry shortly")
+    if e.status == RPCStatusCode.UNAVAILABLE:
         return HTTPException(503, "Temporal is unavailable; retry shortly")
     if e.status == RPCStatusCode.INVALID_ARGUMENT:
         return HTTPException(422, f"invalid request: {e.message[:200]}")

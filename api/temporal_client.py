@@ -3,13 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from typing import Any
 
 from fastapi import HTTPException
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
 
 from core.errors import ConfigError
 from core.settings import Settings
 from core.temporal import connect
+
+# A query is answered by a worker: with none polling the workflow's queue (stopped, or crashed) the server holds
+# it until its own deadline. The API's queries give up sooner and say so (503, `api.errors.rpc_error`).
+QUERY_TIMEOUT = timedelta(seconds=10)
+
+
+class _QueryDeadline(OutboundInterceptor):
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        if input.rpc_timeout is None:
+            input.rpc_timeout = QUERY_TIMEOUT
+        return await super().query_workflow(input)
+
+
+class QueryDeadline(Interceptor):
+    """Every query the API sends without a timeout of its own gets `QUERY_TIMEOUT`."""
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _QueryDeadline(next)
+
+
+def with_query_deadline(client: Client) -> Client:
+    """The same connection and converter, with `QueryDeadline` in front of the client's own interceptors."""
+    config = client.config()
+    config["interceptors"] = [QueryDeadline(), *config["interceptors"]]
+    return Client(**config)
 
 
 class LazyClient:
@@ -17,7 +44,7 @@ class LazyClient:
 
     def __init__(self, settings: Settings, client: Client | None = None) -> None:
         self.settings = settings
-        self._client = client
+        self._client = with_query_deadline(client) if client is not None else None
         self._lock = asyncio.Lock()
 
     async def client(self) -> Client:
@@ -31,7 +58,7 @@ class LazyClient:
         async with self._lock:
             if self._client is None:
                 try:
-                    self._client = await asyncio.wait_for(connect(self.settings), timeout=5)
+                    self._client = with_query_deadline(await asyncio.wait_for(connect(self.settings), timeout=5))
                 except ConfigError:
                     raise
                 except Exception as e:

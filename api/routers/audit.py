@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import require_roles
 from api.deps import ClientDep
@@ -31,6 +31,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 Auditor = Annotated[User, Depends(require_roles("soc_manager"))]
 MAX_CONTAINERS = 500
 CONCURRENCY = 16
+READ_DEADLINE_S = 10.0  # containers not read by then (no worker answered) are counted in `unread`, not waited for
 DEFAULT_WINDOW = timedelta(days=7)
 
 
@@ -42,15 +43,37 @@ class AuditPage(BaseModel):
     data: list[AuditEvent]
     next_offset: int | None = Field(default=None, description="Pass as `offset` for the next page")
     truncated: bool = Field(default=False, description="More containers had events than are read at once")
+    unread: list[str] = Field(default_factory=list, description="Containers with events in the window that could "
+                              "not be read now (no worker answered in time): their events are missing; retry")
 
 
-async def _events_of(client: Client, wid: str, sem: asyncio.Semaphore) -> list[AuditEvent]:
+async def _events_of(client: Client, wid: str, sem: asyncio.Semaphore) -> list[AuditEvent] | None:
+    """The container's audit events; None when it cannot be read now."""
     async with sem:
         try:
             view = await client.get_workflow_handle(wid).query(ContainerWorkflow.view)
-        except RPCError:
-            return []
+        except RPCError as e:
+            return [] if e.status == RPCStatusCode.NOT_FOUND else None
     return list(view.state.audit)
+
+
+async def _read_all(client: Client, wids: list[str]) -> tuple[list[AuditEvent], list[str]]:
+    """Every container's events read within `READ_DEADLINE_S`, and the containers that could not be read."""
+    sem = asyncio.Semaphore(CONCURRENCY)
+    tasks = {w: asyncio.ensure_future(_events_of(client, w, sem)) for w in dict.fromkeys(wids)}
+    if tasks:
+        await asyncio.wait(tasks.values(), timeout=READ_DEADLINE_S)
+    events: list[AuditEvent] = []
+    unread: list[str] = []
+    for w, t in tasks.items():
+        got = t.result() if t.done() and not t.cancelled() else None
+        if not t.done():
+            t.cancel()
+        if got is None:
+            unread.append(w.removeprefix("container/"))
+        else:
+            events += got
+    return events, unread
 
 
 def _operator_events(request: Request) -> list[AuditEvent]:
@@ -90,16 +113,15 @@ async def audit(request: Request, user: Auditor, client: ClientDep,
     except RPCError as e:
         raise rpc_error(e, "audit") from None
     truncated = len(wids) > MAX_CONTAINERS
-    sem = asyncio.Semaphore(CONCURRENCY)
-    events = [e for batch in await asyncio.gather(*(_events_of(client, w, sem) for w in dict.fromkeys(wids)))
-              for e in batch]
+    events, unread = await _read_all(client, wids)
     if container is None:
         events += _operator_events(request)
     wanted = [e for e in events if since <= e.time.astimezone(UTC) <= until and _matches(e, actor, kind, outcome)]
     wanted.sort(key=lambda e: e.time, reverse=True)
     page = wanted[offset: offset + page_size]
     nxt = offset + page_size if offset + page_size < len(wanted) else None
-    return AuditPage(count=len(page), total=len(wanted), data=page, next_offset=nxt, truncated=truncated)
+    return AuditPage(count=len(page), total=len(wanted), data=page, next_offset=nxt, truncated=truncated,
+                     unread=unread)
 
 
 def _matches(e: AuditEvent, actor: str | None, kind: AuditKind | None, outcome: str | None) -> bool:

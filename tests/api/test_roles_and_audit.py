@@ -3,6 +3,7 @@ audit trail (`GET /api/v1/audit`), against the real stack."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -100,3 +101,22 @@ async def test_delegation_and_withdrawal(dev_env, task_queue, tmp_path, sim):
                 for k in ("approval_recorded", "approval_withdrawn", "prompt_delegated", "answer_refused"):
                     assert k in seen, (k, seen)
                 assert sim.state()["effects"].get("crowdstrike", {}).get("contained", []) == []
+
+
+async def test_a_stopped_worker_makes_reads_say_so_instead_of_hanging(dev_env, task_queue, assets_file, sim):
+    """A query needs a worker: with the worker gone, the container page is a 503 that says to start one, and the
+    audit trail answers at once, naming the containers it could not read (their events are not silently gone)."""
+    async with run_stack(dev_env.client, task_queue, assets_file, prompt_reminders=[]) as stack:
+        with run_api(stack.settings, dev_env.client) as base:
+            async with http(base) as api:
+                cid, _ = await start_with_prompt(api)
+                r = await api.patch(f"/api/v1/containers/{cid}", json={"severity": "low"}, headers=auth("tier1"))
+                assert r.status_code == 403  # an operation_refused event: the container is in the audit window
+    with run_api(stack.settings, dev_env.client) as base:  # the worker has stopped; the API runs on
+        async with http(base) as api:
+            t = time.monotonic()
+            r = await api.get(f"/api/v1/containers/{cid}", headers=auth("tier1"))
+            assert r.status_code == 503 and "worker" in r.json()["detail"], r.text
+            r = await api.get("/api/v1/audit", params={"container": cid}, headers=auth("manager"))
+            assert r.status_code == 200 and r.json()["unread"] == [cid], r.text
+            assert time.monotonic() - t < 28  # the query deadline (10 s) and the audit deadline (10 s), not 30 s+
