@@ -3,7 +3,8 @@ server-enforced rate) against a simulator quota of 60/min: makespan vs the ideal
 of lookups over a quarter as many indicators on an asset with `cache_ttl_s`, twice: as activities dispatched
 straight to the asset's queue (the cache answers inside the activity, after its turn in the queue: how it
 was), and as the alerts of as many containers, whose playbook runs ask the cache before dispatch (only the
-misses take a turn in the queue)."""
+misses take a turn in the queue). Last, the severity part (bench/priority.py): a high-severity alert behind a
+backlog of low ones on the asset limited to the brief's 4/min (or `--quota-rate`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bench.common import Section, bounded
+from bench.common import Section, bounded, result_once_started
+from bench.priority import priority
 from bench.stack import PLAYBOOK_QUEUE, RL_ASSET, RL_CACHED_ASSET, RL_PER_MINUTE, Stack
 from core.models import ActionInput, ActionResult, Artifact, Container, Severity
 from core.temporal import CONNECTOR_RETRY, asset_task_queue
@@ -86,7 +88,7 @@ async def _containers(client: Client, http: httpx.AsyncClient, stack: Stack, url
 
     ids = await bounded(len(urls), len(urls), start)
     runs = [client.get_workflow_handle(f"playbook/bench_cached_lookup/{cid}") for cid in ids]
-    await asyncio.gather(*(asyncio.wait_for(h.result(), timeout=600) for h in runs))
+    await asyncio.gather(*(result_once_started(h, 600) for h in runs))
     makespan = time.monotonic() - t0
     after = await _sim(http, stack)
     queued = 0
@@ -98,8 +100,8 @@ async def _containers(client: Client, http: httpx.AsyncClient, stack: Stack, url
             "distinct": len(set(urls))}
 
 
-async def quota(stack: Stack, client: Client, n: int, tag: str) -> Section:
-    """Run the three parts of scenario 5."""
+async def quota(stack: Stack, client: Client, api: httpx.AsyncClient, n: int, n_low: int, tag: str) -> Section:
+    """Run the four parts of scenario 5 (`api`: the client of the API under test, for the severity part)."""
     sec = Section("5. quota efficiency")
     ideal = n * 60.0 / RL_PER_MINUTE
     distinct_n = max(1, n // 4)
@@ -133,5 +135,7 @@ async def quota(stack: Stack, client: Client, n: int, tag: str) -> Section:
             met=before["vendor_calls"] <= distinct_n and before["queue_tasks"] <= distinct_n,
             note=f"{before['queue_tasks']} tasks queued for {n} lookups; dispatched straight to the queue: "
                  f"{queued['vendor_calls']} calls, {n} tasks")
-    sec.details = {"rate_limited": plain, "cached_in_activity": queued, "cached_before_dispatch": before}
+    prio = await priority(stack, client, api, sec, n_low, tag)
+    sec.details = {"rate_limited": plain, "cached_in_activity": queued, "cached_before_dispatch": before,
+                   "severity": prio}
     return sec

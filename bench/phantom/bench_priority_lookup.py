@@ -1,4 +1,5 @@
-"""Bench only (scenario 7): look up the container's source IP on the VirusTotal asset limited to 4 per minute."""
+"""Bench only (scenario 5, severity fair shares): look up the container's source IPs on the VirusTotal asset
+limited to 4 per minute (or the rate `--quota-rate` sets)."""
 import phantom.rules as phantom
 
 
