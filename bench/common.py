@@ -154,12 +154,15 @@ async def close_times(client: Client, query: str) -> list[float]:
 
 
 async def history_counts(client: Client, workflow_id: str) -> dict[str, int]:
-    """Event counts of one workflow's history (workflow tasks, activities, signals, timers...)."""
+    """Event counts of one workflow's history (workflow tasks, activities, signals, timers...) and its size."""
     counts: dict[str, int] = {}
+    size = 0
     async for ev in client.get_workflow_handle(workflow_id).fetch_history_events():
         name = EventType.Name(ev.event_type).removeprefix("EVENT_TYPE_")
         counts[name] = counts.get(name, 0) + 1
+        size += ev.ByteSize()
     counts["EVENTS"] = sum(counts.values())
+    counts["BYTES"] = size  # the events' protobuf size: what the history table stores, before compression
     return counts
 
 
