@@ -71,7 +71,9 @@ def build_workers(client: Client, settings: Settings, store: AssetStore,
     """The playbook worker plus one worker per rate-limited asset."""
     from core.prometheus import ActionMetricsInterceptor
     from workflows import all_workflows, platform_activities
+    from workflows.platform import cache_notifier
 
+    store.cache.notify = cache_notifier(client)  # waiting lookups get the answer of the identical call
     connector_acts = make_activities(store)
     interceptors = [ActionMetricsInterceptor()]
     workers = [
@@ -105,6 +107,18 @@ def build_workers(client: Client, settings: Settings, store: AssetStore,
     return workers
 
 
+async def ensure_board(client: Client, settings: Settings) -> None:
+    """Start the playbook queue's prompt board (`workflows.board`) unless it runs already."""
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    from workflows.board import PromptBoard, board_id
+
+    await client.start_workflow(PromptBoard.run, None, id=board_id(settings.playbook_task_queue),
+                                task_queue=settings.playbook_task_queue,
+                                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                                static_summary="Prompts opened and closed in the last minutes (the fresh prompt list)")
+
+
 async def run(settings: Settings | None = None, stop: asyncio.Event | None = None) -> None:
     """Run every worker until `stop` is set (or SIGTERM/SIGINT)."""
     settings = settings or get_settings()
@@ -122,6 +136,7 @@ async def run(settings: Settings | None = None, stop: asyncio.Event | None = Non
         start_worker_metrics_server(settings.worker_metrics_port, "127.0.0.1")
     client = await connect(settings)
     workers = build_workers(client, settings, store)
+    await ensure_board(client, settings)
     log.info("worker started", extra={"status": f"{len(workers)} task queue(s)"})
     tasks = [asyncio.create_task(w.run()) for w in workers]
     stopper = asyncio.create_task(stop.wait())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from api.assets import ingest_routes
 from api.console import install as install_console
 from api.errors import install as install_errors
 from api.routers import include_routers
@@ -26,7 +28,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warm = asyncio.create_task(_warm_routes(app))  # the first containers need no matching activity either
         yield
+        warm.cancel()
 
     app = FastAPI(title="SOAR API", version="0.1.0", lifespan=lifespan,
                   description="Durable SOAR playbooks on Temporal. All routes need a token except health.")
@@ -45,3 +49,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     include_routers(app)
     install_console(app)
     return app
+
+
+async def _warm_routes(app: FastAPI) -> None:
+    """Ask a worker for the asset routes once at start (`api.assets.ingest_routes`); quietly later if down."""
+    try:
+        ingest_routes(await app.state.temporal.client(), app.state.settings, app.state)
+    except Exception:  # noqa: BLE001 - Temporal not up yet: the first ingestion asks again
+        return

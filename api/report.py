@@ -51,6 +51,8 @@ class ActionLine(BaseModel):
     option: str | None = None
     responder: str | None = None
     timed_out: bool | None = None
+    cached_at: datetime | None = Field(default=None, description="Answered from the cache: when it was fetched")
+    cached_age_s: float | None = Field(default=None, description="How old the cached answer was when used")
 
 
 class RunningLine(BaseModel):
@@ -145,6 +147,17 @@ def fmt_duration(seconds: float) -> str:
     return f"{h}h {m}m {s}s" if h else f"{m}m {s}s"
 
 
+def fmt_age(seconds: float) -> str:
+    """`just now`, `40 s ago`, `3 min ago`, `2 h ago`: how old a cached answer was."""
+    if seconds < 5:
+        return "just now"
+    if seconds < 60:
+        return f"{int(seconds)} s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    return f"{int(seconds // 3600)} h ago"
+
+
 def fmt_minutes(minutes: float) -> str:
     """`35min`, `12.5min`."""
     return f"{minutes:g}min"
@@ -175,8 +188,9 @@ def _line(rec: ActionRecord) -> ActionLine:
         return ActionLine(action="Prompt Analyst", vendor=role, message=message,
                           option=option, responder=responder, timed_out=timed_out, **common)
     message = one_line(rec.message) or rec.status
+    age = max(0.0, (rec.started - rec.cached_at).total_seconds()) if rec.cached_at is not None else None
     return ActionLine(action=title_case(rec.action), vendor=rec.title or rec.connector, message=message,
-                      **common)
+                      cached_at=rec.cached_at, cached_age_s=age, **common)
 
 
 def _waiting(p: Prompt, now: datetime) -> WaitingLine:
@@ -248,7 +262,8 @@ def _render_action(a: ActionLine) -> str:
     message = a.message
     if a.kind == "action" and a.status == "failed":
         message = f"FAILED: {message}"
-    return f"  [{a.index}] {a.action} ({a.vendor}) - {message} [{fmt_duration(a.duration_s)}]"
+    cached = f" (cached {fmt_age(a.cached_age_s)})" if a.cached_age_s is not None else ""
+    return f"  [{a.index}] {a.action} ({a.vendor}) - {message}{cached} [{fmt_duration(a.duration_s)}]"
 
 
 def _render_running(a: RunningLine, index: int) -> str:

@@ -6,15 +6,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionAsyncIterator, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionAsyncIterator,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.aside import StoredAside, fit
+from api.assets import ingest_routes
 from core.blobs import BlobStore
 from core.config.triggers import TriggerFile
 from core.config.users import User
@@ -22,9 +29,10 @@ from core.models import Artifact, Container, Prompt, Sensitivity, Severity
 from core.prometheus import observe_ingest
 from core.temporal import SA_CONTAINER_NUM, SA_KIND
 from core.visibility import Filter, is_safe, pending_prompts
+from workflows.board import BoardView, PromptBoard, board_id
 from workflows.container import ContainerWorkflow
 from workflows.ids import CONTAINER_ID_RE, container_workflow_id
-from workflows.messages import ContainerView
+from workflows.messages import ContainerView, TriggerMatch
 from workflows.starter import assign_id, start_container
 
 T = TypeVar("T")
@@ -77,8 +85,13 @@ class Page(BaseModel, Generic[T]):
 
 def predicted_playbooks(request: Request, container: Container) -> list[str]:
     """The playbooks the triggers start for `container`."""
+    return [m.playbook for m in predicted_matches(request, container)]
+
+
+def predicted_matches(request: Request, container: Container) -> list[TriggerMatch]:
+    """The playbooks the triggers start for `container`, with the identity each runs as."""
     triggers: TriggerFile = request.app.state.triggers
-    return [t.playbook_name for t in triggers.match(container)]
+    return [TriggerMatch(playbook=t.playbook_name, run_as=t.run_as) for t in triggers.match(container)]
 
 
 _NUMBERS: dict[int, str] = {}  # numeric id -> SOAR id, learnt at ingestion (bounded)
@@ -135,9 +148,12 @@ async def ingest(request: Request, client: Client, container: Container, source:
     who = getattr(getattr(request.state, "user", None), "name", "unknown")
     for a in container.artifacts:
         a.added_by = f"{who} via {source}"
-    playbooks = predicted_playbooks(request, container) if automate else []
+    matches = predicted_matches(request, container) if automate else []
+    playbooks = [m.playbook for m in matches]
+    routes = ingest_routes(client, settings, request.app.state)
+    matched = routes.model_copy(update={"matches": matches}) if routes is not None else None
     res = await start_container(client, container, task_queue=settings.playbook_task_queue, notes=notes,
-                                predicted=playbooks, playbooks=None if automate else [])
+                                predicted=playbooks, playbooks=None if automate else [], matched=matched)
     _remember(res.number, res.container_id)
     if not res.duplicate:
         observe_ingest(source)
@@ -201,6 +217,11 @@ class PendingPrompt(Prompt):
     can_respond: bool = Field(description="The caller holds the prompt's role")
 
 
+def _row(prompt: Prompt, user: User, now: datetime) -> PendingPrompt:
+    return PendingPrompt(**dict(prompt), can_respond=user.has_role(prompt.role),
+                         time_left_s=max(0.0, round((prompt.deadline - now).total_seconds(), 1)))
+
+
 async def _pending(wf: WorkflowExecution, user: User, now: datetime) -> list[PendingPrompt]:
     memo = await wf.memo()
     rows = memo.get("prompts")  # every pending prompt of the run (a Phantom run may wait on several)
@@ -212,21 +233,33 @@ async def _pending(wf: WorkflowExecution, user: User, now: datetime) -> list[Pen
             prompt = Prompt.model_validate(p)
         except ValidationError:
             continue  # not a prompt this API can show (e.g. written by a newer, incompatible worker)
-        out.append(PendingPrompt(**dict(prompt), can_respond=user.has_role(prompt.role),
-                                 time_left_s=max(0.0, round((prompt.deadline - now).total_seconds(), 1))))
+        out.append(_row(prompt, user, now))
     return out  # empty: the run answered them between the listing and now
 
 
-async def pending_prompt_page(client: Client, user: User, page_size: int,
-                              page_token: str | None) -> tuple[list[PendingPrompt], str | None]:
-    """One page of the pending prompts (from the runs' memos: no query per run), as `user` sees them.
+async def pending_prompt_page(client: Client, user: User, page_size: int, page_token: str | None,
+                              board_queue: str | None = None) -> tuple[list[PendingPrompt], str | None]:
+    """One page of the pending prompts (from the runs' memos: no query per run), as `user` sees them. With
+    `board_queue`, the first page also leads with the prompts opened in the last minutes that the visibility
+    index does not list yet (the prompt board of that playbook queue, `workflows.board`), and a prompt closed
+    meanwhile is left out even while the index lags.
 
     Raises:
         HTTPException: 422 for a page token this API did not issue.
     """
     found, next_token = await visibility_page(client, pending_prompts(), page_size, page_token)
     now = datetime.now(UTC)
-    return [p for wf in found for p in await _pending(wf, user, now)], next_token
+    rows = [p for wf in found for p in await _pending(wf, user, now)]
+    board = await fresh_prompts(client, board_queue) if board_queue else None
+    if board is None:
+        return rows, next_token
+    gone = set(board.closed)
+    if page_token is None:  # the first page leads with the fresh prompts not listed yet
+        listed = {p.id for p in rows}
+        fresh = [_row(p, user, now) for p in board.opened if p.id not in listed and p.id not in gone]
+        return fresh + [p for p in rows if p.id not in gone], next_token
+    shown = {p.id for p in board.opened}  # later pages leave out what the first page showed from the board
+    return [p for p in rows if p.id not in gone and p.id not in shown], next_token
 
 
 async def visibility_page(client: Client, query: Filter, page_size: int,
@@ -240,3 +273,17 @@ async def visibility_page(client: Client, query: Filter, page_size: int,
     it = client.list_workflows(str(query), page_size=page_size, next_page_token=token)
     await _fetch_page(it, token is not None)
     return list(it.current_page or []), encode_page_token(it.next_page_token)
+
+
+BOARD_QUERY_TIMEOUT = timedelta(seconds=2)
+
+
+async def fresh_prompts(client: Client, task_queue: str) -> BoardView | None:
+    """The prompt board of `task_queue` (`workflows.board`): prompts opened or closed in the last minutes, read
+    from the worker's memory; None when it cannot answer now (the listing then reads visibility alone)."""
+    try:
+        view: BoardView = await client.get_workflow_handle(board_id(task_queue)).query(
+            PromptBoard.view, rpc_timeout=BOARD_QUERY_TIMEOUT)
+        return view
+    except (RPCError, WorkflowQueryFailedError):
+        return None

@@ -73,3 +73,56 @@ class BenchShapeContainer:
                 SearchAttributePair(SearchAttributeKey.for_keyword("SoarKind"), "playbook")]))
         workflow.upsert_search_attributes([status.value_set("closed")])
         return alert
+
+
+# Per-operation costs (`python -m bench.run --only c`): the plain workflow with one thing added or changed, to
+# price each Temporal operation a SOAR alert uses (docs/capacity.md).
+@workflow.defn(name="BenchAlertUpsert")
+class BenchAlertUpsert:
+    """The plain workflow plus one search-attribute upsert (one visibility write)."""
+
+    @workflow.run
+    async def run(self, alert: str) -> list[str]:
+        """Upsert, then the four lookups."""
+        from temporalio.common import SearchAttributeKey
+
+        workflow.upsert_search_attributes([SearchAttributeKey.for_keyword("SoarStatus").value_set("open")])
+        return await BenchAlert().run(alert)
+
+
+@workflow.defn(name="BenchAlertLocal")
+class BenchAlertLocal:
+    """The four lookups as local activities (no activity tasks on the server)."""
+
+    @workflow.run
+    async def run(self, alert: str) -> list[str]:
+        """Run the four lookups in the workflow's own worker."""
+        return list(await asyncio.gather(*(
+            workflow.execute_local_activity(noop, f"{alert}/{i}", start_to_close_timeout=timedelta(seconds=30))
+            for i in range(4))))
+
+
+@workflow.defn(name="BenchParent")
+class BenchParent:
+    """A parent that only runs the plain workflow as its child (the two-workflow shape, nothing else)."""
+
+    @workflow.run
+    async def run(self, alert: str) -> str:
+        """Run the child."""
+        await workflow.execute_child_workflow(BenchAlert.run, alert, id=f"{workflow.info().workflow_id}/playbook")
+        return alert
+
+
+@workflow.defn(name="BenchParentLocal")
+class BenchParentLocal:
+    """A parent whose child runs the four lookups as local activities."""
+
+    @workflow.run
+    async def run(self, alert: str) -> str:
+        """Run the child."""
+        await workflow.execute_child_workflow(BenchAlertLocal.run, alert,
+                                              id=f"{workflow.info().workflow_id}/playbook")
+        return alert
+
+
+COST_TYPES = ["BenchAlert", "BenchAlertUpsert", "BenchAlertLocal", "BenchParent", "BenchParentLocal"]

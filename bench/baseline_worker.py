@@ -9,7 +9,17 @@ import signal
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bench.baseline import BenchAlert, BenchShapeContainer, BenchShapePlaybook, match, noop
+from bench.baseline import (
+    BenchAlert,
+    BenchAlertLocal,
+    BenchAlertUpsert,
+    BenchParent,
+    BenchParentLocal,
+    BenchShapeContainer,
+    BenchShapePlaybook,
+    match,
+    noop,
+)
 
 
 async def serve(address: str, task_queue: str) -> None:
@@ -19,7 +29,9 @@ async def serve(address: str, task_queue: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with Worker(client, task_queue=task_queue, workflows=[BenchAlert, BenchShapeContainer, BenchShapePlaybook],
+    async with Worker(client, task_queue=task_queue, workflows=[BenchAlert, BenchShapeContainer, BenchShapePlaybook,
+                                                                    BenchAlertUpsert, BenchAlertLocal, BenchParent,
+                                                                    BenchParentLocal],
                       activities=[noop, match],
                       max_cached_workflows=5000, max_concurrent_activities=200,
                       max_concurrent_workflow_tasks=100):

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 T = TypeVar("T")
 AUTOMATION = {"Authorization": "Bearer demo-automation-token"}
@@ -153,12 +154,15 @@ async def close_times(client: Client, query: str) -> list[float]:
 
 
 async def history_counts(client: Client, workflow_id: str) -> dict[str, int]:
-    """Event counts of one workflow's history (workflow tasks, activities, signals, timers...)."""
+    """Event counts of one workflow's history (workflow tasks, activities, signals, timers...) and its size."""
     counts: dict[str, int] = {}
+    size = 0
     async for ev in client.get_workflow_handle(workflow_id).fetch_history_events():
         name = EventType.Name(ev.event_type).removeprefix("EVENT_TYPE_")
         counts[name] = counts.get(name, 0) + 1
+        size += ev.ByteSize()
     counts["EVENTS"] = sum(counts.values())
+    counts["BYTES"] = size  # the events' protobuf size: what the history table stores, before compression
     return counts
 
 
@@ -167,3 +171,20 @@ def add_counts(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:
     for k, v in more.items():
         total[k] = total.get(k, 0) + v
     return total
+
+
+async def result_once_started(handle: WorkflowHandle[Any, Any], within_s: float) -> Any:
+    """The workflow's result, waiting first for it to exist (a container starts its playbook runs a moment
+    after its own start, so a run's id can be unknown for a while).
+
+    Raises:
+        TimeoutError: no result within `within_s`.
+    """
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return await asyncio.wait_for(handle.result(), timeout=max(0.1, deadline - time.monotonic()))
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)

@@ -48,10 +48,13 @@ def render(sections: list[Section]) -> str:
         else:
             out.append("  ".join(c.ljust(w) for c, w in zip(ln, widths, strict=True)).rstrip())
     missed = [r for s in sections for r in s.rows if r.met is False]
+    failed = [s.name for s in sections if "FAILED" in s.name]
     out.append("")
+    if failed:
+        out.append(f"Scenarios that failed (traceback on stderr): {', '.join(failed)}")
     if missed:
         out.append("Targets missed: " + "; ".join(f"{r.section} / {r.metric}" for r in missed)
                    + " (why and what would close them: the README's Performance section)")
-    else:
+    elif not failed:
         out.append("Every target with a threshold was met.")
     return "\n".join(out)

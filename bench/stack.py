@@ -23,6 +23,7 @@ import httpx
 
 from cli.serve import dev_server_command
 from core.settings import ROOT
+from core.temporal import dev_server_dynamic_config_args
 from simulator.credentials import DEMO_ENV
 
 PLAYBOOK_QUEUE = "bench-playbooks"
@@ -30,6 +31,9 @@ BASELINE_QUEUE = "bench-baseline"
 RL_ASSET = "virustotal_rl"          # rate_limit 60/min
 RL_CACHED_ASSET = "virustotal_rl_cached"  # rate_limit 60/min + cache_ttl_s
 RL_PER_MINUTE = 60
+QUOTA_ASSET = "virustotal_4pm"  # the brief's VirusTotal public tier: 4 requests per minute (see `quota_per_minute`)
+QUOTA_PER_MINUTE = 4
+PRIORITY_LABEL = "bench-priority"  # alerts of this label run bench/phantom/bench_priority_lookup.py (scenario 5)
 
 
 def free_port() -> int:
@@ -139,9 +143,14 @@ class Proc:
 class Stack:
     """Start/stop the whole system; knows its addresses, files and process ids."""
 
-    def __init__(self, keep: bool = False, profile: bool = False, variant: str | None = None) -> None:
+    def __init__(self, keep: bool = False, profile: bool = False, variant: str | None = None,
+                 server_config: bool = True, extra_env: dict[str, str] | None = None,
+                 quota_per_minute: int = QUOTA_PER_MINUTE) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="soar-bench-"))
         self.keep, self.profile, self.variant = keep, profile, variant
+        self.server_config = server_config  # False: the dev server without SERVER_DYNAMIC_CONFIG (A/B only)
+        self.extra_env = extra_env or {}  # SOAR_* settings of the worker and API for this run
+        self.quota_per_minute = quota_per_minute  # the rate_limit of QUOTA_ASSET (4: the VirusTotal public tier)
         self.temporal_port, self.sim_port, self.api_port = free_port(), free_port(), free_port()
         self.procs: dict[str, Proc] = {}
 
@@ -167,19 +176,34 @@ class Stack:
         env.update({
             "SOAR_TEMPORAL_ADDRESS": self.address,
             "SOAR_ASSETS_FILE": str(self.assets_file),
-            "SOAR_TRIGGERS_FILE": str(ROOT / "config" / "triggers.json"),
-            "SOAR_USERS_FILE": str(ROOT / "config" / "users.json"),
+            "SOAR_TRIGGERS_FILE": str(self.triggers_file),
+            "SOAR_USERS_FILE": str(self.dir / "users.json"),
+            "SOAR_DEV_MODE": "1",  # the demo tokens (bench/common.py), as `soar dev` accepts them
             "SOAR_PLAYBOOK_TASK_QUEUE": PLAYBOOK_QUEUE,
             "SOAR_DATA_DIR": str(self.dir / "data"),
+            "SOAR_PHANTOM_PLAYBOOKS_DIR": str(ROOT / "bench" / "phantom"),  # the bench-only playbooks
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
         })
+        env.update(self.extra_env)
         return env
 
     @property
     def assets_file(self) -> Path:
         """config/assets.json moved to the simulator, plus the two rate-limited VirusTotal assets."""
         return self.dir / "assets.json"
+
+    @property
+    def triggers_file(self) -> Path:
+        """config/triggers.json plus the bench trigger: label `PRIORITY_LABEL` runs bench_priority_lookup."""
+        return self.dir / "triggers.json"
+
+    def write_triggers(self) -> None:
+        """Write the triggers file (the API predicts matches from it, so a bench alert can be POSTed)."""
+        triggers: list[dict[str, Any]] = json.loads((ROOT / "config" / "triggers.json").read_text())
+        triggers.append({"playbook_name": "bench_priority_lookup", "active": True, "run_as": "automation_user",
+                         "trigger": {"type": "event_created", "conditions": {"label": [PRIORITY_LABEL]}}})
+        self.triggers_file.write_text(json.dumps(triggers, indent=2))
 
     def write_assets(self, cache_ttl_s: float) -> None:
         """Write the assets file (before the worker starts: it builds one queue per rate-limited asset)."""
@@ -193,16 +217,28 @@ class Stack:
         assets.append({**vt, "asset_name": RL_ASSET, "configuration": limited})
         assets.append({**vt, "asset_name": RL_CACHED_ASSET,
                        "configuration": {**limited, "cache_ttl_s": cache_ttl_s}})
+        assets.append({**vt, "asset_name": QUOTA_ASSET,
+                       "configuration": {**limited, "max_requests_per_minute": self.quota_per_minute}})
         self.assets_file.write_text(json.dumps(assets, indent=2))
 
     def start(self) -> Stack:
         """Dev server, simulator, worker, API (in that order)."""
+        from core.approvals import init_keys
+        from core.config.users import write_demo_users
+
         py = sys.executable
         env = self.env()
         self.write_assets(cache_ttl_s=600)
+        self.write_triggers()
+        write_demo_users(self.dir / "users.json")
+        keys = self.dir / "data" / "keys"  # what `soar dev` creates: the API signs answers, the worker verifies
+        init_keys(keys / "approval-signing.key", keys / "approval-public-keys.json", "k1")
         ui_port = free_port()
-        self._add(Proc("temporal", [*dev_server_command(self.dir / "temporal.db", self.temporal_port, ui_port),
-                                    "--headless"], self.dir / "temporal.log", env,
+        server = dev_server_command(self.dir / "temporal.db", self.temporal_port, ui_port)
+        if not self.server_config:
+            extra = dev_server_dynamic_config_args()
+            server = [a for i, a in enumerate(server) if a not in extra[1::2] and a != "--dynamic-config-value"]
+        self._add(Proc("temporal", [*server, "--headless"], self.dir / "temporal.log", env,
                        lambda: port_open(self.temporal_port)))
         self._add(Proc("simulator", [py, "-m", "uvicorn", "simulator.app:create_app", "--factory", "--host",
                                      "127.0.0.1", "--port", str(self.sim_port), "--log-level", "warning",

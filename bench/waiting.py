@@ -17,6 +17,8 @@ from workflows.starter import start_container
 
 AWAITING = "SoarKind='playbook' AND SoarAwaitingPrompt=true AND ExecutionStatus='Running'"
 START_CONCURRENCY = 50
+RSS_TARGET_MB = 400  # issue 16: 5,000 prompts waiting at once in 400 MB
+LATE_TARGET_S = 1.0  # issue 16: deadlines to the second (p99)
 
 
 def _rss_mb(stack: Stack) -> dict[str, float]:
@@ -131,25 +133,34 @@ async def waiting(stack: Stack, client: Client, http: httpx.AsyncClient, n: int,
     await bounded(len(ids), 50, lambda i: lateness(ids[i]))
     at_once = max_overlap(spans)
     created = sorted(a for a, _ in spans)
-    worst, p95 = (max(late) if late else None), pct(late, 95)
+    worst, p95, p99 = (max(late) if late else None), pct(late, 95), pct(late, 99)
     sec.add(f"worker RSS, max while {at_once} prompts waited at once", sampler.max_mb, "MB",
-            baseline=rss0["rss_mb"], baseline_label="RSS before the scenario", target="<= 500 MB",
-            met=sampler.max_mb <= 500,
+            baseline=rss0["rss_mb"], baseline_label="RSS before the scenario (same run)",
+            target=f"<= {RSS_TARGET_MB} MB", met=sampler.max_mb <= RSS_TARGET_MB,
             note=f"{n} started; prompts opened over {created[-1] - created[0] if created else 0:.0f}s, "
-                 f"deadline {respond_in:.0f}s; peak (VmHWM) {rss_end['hwm_mb']} MB")
+                 f"deadline {respond_in:.0f}s; peak (VmHWM) {rss_end['hwm_mb']} MB; "
+                 f"{(sampler.max_mb - rss0['rss_mb']) * 1024 / max(1, at_once):.0f} kB per waiting prompt")
     sec.add("prompts waiting at once (from the prompt records)", at_once, "", baseline=n,
-            baseline_label="containers started", ratio=at_once / n if n else None,
+            baseline_label="containers started", ratio=at_once / n if n else None, target=f"{n}",
+            met=at_once == n,
             note="all of them only if every prompt opens before the first deadline: raise --respond-in above "
                  "the opening time" if at_once < n else "")
     waiting_then = sum(1 for a, b in spans if a <= t_list <= b)
-    sec.add("prompts listed by GET /api/v1/prompts (visibility)", listed, "", baseline=waiting_then,
+    sec.add("prompts listed by GET /api/v1/prompts", listed, "", baseline=waiting_then,
             baseline_label="waiting at that moment", ratio=listed / waiting_then if waiting_then else None,
-            note="the list reads Temporal visibility, which lags behind the workflows under load")
-    sec.add(f"GET /api/v1/prompts, first page of 100 (of {listed} listed)", pct(first_pages, 50), "ms")
-    sec.add(f"page through every prompt ({pages} pages of 100)", pct(totals, 50), "s")
-    sec.add(f"prompt deadline lateness, max ({len(late)}/{n} timed out)", worst, "s", target="<= 5 s",
-            met=None if worst is None else (worst <= 5 and len(late) == n),
-            note=f"p95 {'-' if p95 is None else f'{p95:.2f}'} s, p50 {pct(late, 50) or 0:.2f} s")
+            note="visibility pages, led by the prompt board's fresh prompts")
+    sec.add(f"GET /api/v1/prompts, first page of 100 (of {listed} listed)", pct(first_pages, 50), "ms",
+            baseline=pct(first_pages, 0), baseline_label="fastest of 3")
+    sec.add(f"page through every prompt ({pages} pages of 100)", pct(totals, 50), "s",
+            baseline=pct(totals, 0), baseline_label="fastest of 3")
+    sec.add(f"prompt deadline lateness, p99 ({len(late)}/{n} timed out)", p99, "s", baseline=pct(late, 50),
+            baseline_label="p50 lateness (same run)", target=f"<= {LATE_TARGET_S:.0f} s p99",
+            met=None if p99 is None else (p99 <= LATE_TARGET_S and len(late) == n),
+            note=f"p95 {'-' if p95 is None else f'{p95:.2f}'} s; deadlines fired over "
+                 f"{created[-1] - created[0] if created else 0:.0f}s while "
+                 f"{'others kept opening' if at_once < n else 'all waited'}")
+    sec.add("prompt deadline lateness, max", worst, "s", baseline=0.0, baseline_label="on time",
+            note="the issue's old target was max <= 5 s; today's is p99 <= 1 s")
     sec.details = {
         "respond_in_s": respond_in, "start_calls_s": round(started_s, 1), "visible_s": round(visible_s, 1),
         "visible_awaiting": open_now - before, "waiting_at_once": at_once, "waiting_when_listed": waiting_then,
@@ -157,7 +168,7 @@ async def waiting(stack: Stack, client: Client, http: httpx.AsyncClient, n: int,
         "drained_s": round(drained_s, 1), "finished": finished, "rss_before": rss0, "rss_when_visible": rss_open,
         "rss_max_mb": sampler.max_mb, "rss_after": rss_end, "first_page_ms": [round(v, 1) for v in first_pages],
         "page_through_s": [round(v, 2) for v in totals], "listed": listed,
-        "lateness_s": {"max": worst, "p95": p95, "p50": pct(late, 50), "min": min(late) if late else None},
+        "lateness_s": {"max": worst, "p99": p99, "p95": p95, "p50": pct(late, 50), "min": min(late) if late else None},
         "cpu_s_start": cpu_delta(cpu0, cpu1), "cpu_s_idle_listing": cpu_delta(idle0, idle1),
         "cpu_s_deadlines": cpu_delta(idle1, cpu2),
     }

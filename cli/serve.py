@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from core.settings import ROOT, Settings, get_settings
-from core.temporal import dev_server_path, search_attribute_cli_args
+from core.temporal import dev_server_dynamic_config_args, dev_server_path, search_attribute_cli_args
 
 
 def _wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
@@ -34,7 +34,7 @@ def dev_server_command(db: Path, port: int, ui_port: int, ip: str = "127.0.0.1")
     """`temporal server start-dev` with our search attributes and a persistent SQLite file."""
     return [str(dev_server_path()), "server", "start-dev", "--db-filename", str(db), "--ip", ip,
             "--port", str(port), "--ui-port", str(ui_port), "--ui-ip", ip, "--log-level", "warn",
-            *search_attribute_cli_args()]
+            *search_attribute_cli_args(), *dev_server_dynamic_config_args()]
 
 
 def load_notifications_if_any(s: object) -> None:

@@ -13,7 +13,10 @@ Who records what:
 - `soar_action_duration_seconds{connector,action,status}`: the worker, `ActionMetricsInterceptor`
   (every attempt);
 - `soar_prompt_response_seconds`: the API when an analyst answers a prompt (`observe_prompt_response`);
-- `soar_containers_ingested_total{source}`: the API's ingestion routes (`observe_ingest`).
+- `soar_containers_ingested_total{source}`: the API's ingestion routes (`observe_ingest`);
+- `soar_action_cache_total{asset,outcome}`: the worker's result cache (`observe_cache`): `hit` (a cached
+  answer), `shared` (the answer of an identical call in flight) or `miss` (a vendor call); the hit rate of an
+  asset is `(hit + shared) / all`.
 
 Playbook runs are counted from Temporal rather than incremented in workflow code: workflow code replays,
 and many workers may run; visibility is the one place every run is counted exactly once.
@@ -101,6 +104,8 @@ PROMPT_RESPONSE = Histogram(
     "soar_prompt_response_seconds", "Time from a prompt being opened to an analyst answering it",
     buckets=PROMPT_BUCKETS, registry=REGISTRY,
 )
+ACTION_CACHE = Counter("soar_action_cache", "Read-only action answers by asset: hit, shared (in flight) or miss",
+                       ["asset", "outcome"], registry=REGISTRY)
 CONTAINERS_INGESTED = Counter("soar_containers_ingested", "Containers created by ingestion, by source",
                               ["source"], registry=REGISTRY)
 
@@ -109,6 +114,11 @@ CONTAINERS_INGESTED = Counter("soar_containers_ingested", "Containers created by
 def observe_ingest(source: str, count: int = 1) -> None:
     """Count containers ingested from `source` (e.g. `splunk`, `email`, `api`); not duplicates."""
     CONTAINERS_INGESTED.labels(source=source).inc(count)
+
+
+def observe_cache(asset: str, outcome: str) -> None:
+    """Count one answer of a cacheable action (`outcome`: hit | shared | miss)."""
+    ACTION_CACHE.labels(asset=asset, outcome=outcome).inc()
 
 
 def observe_prompt_response(seconds: float) -> None:
@@ -150,7 +160,7 @@ class _ActionMetricsInbound(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
         connector, _, action = info.activity_type.partition(".")
-        if info.is_local or not action or connector == "soar":  # platform activities are not actions
+        if not action or connector == "soar":  # platform activities are not actions (lookups may run local)
             return await self.next.execute_activity(input)
         started = time.monotonic()
         status = "error"

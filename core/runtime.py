@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.approvals import Keyring, check_quorum, trusted
+from core.cache import Key, ResultCache
 from core.config.assets import Assets, UnavailableAsset, load_assets
 from core.connector import (
     ActionSpec,
@@ -30,6 +30,7 @@ from core.connector import (
 from core.errors import AssetUnavailable, ConfigError, SoarError
 from core.guardrails import Guardrails, load_guardrails
 from core.models import ActionInput, ActionResult, AssetRoute
+from core.prometheus import observe_cache
 from core.redaction import ScrubsSecrets, scrub
 from core.settings import get_settings
 from core.temporal import asset_task_queue
@@ -54,8 +55,7 @@ class AssetStore:
         self.connectors = dict(connectors)
         self.playbook_queue = playbook_queue
         self._clients: dict[str, Closeable] = {}
-        self._cache: dict[tuple[str, str, str], tuple[float, ActionResult]] = {}
-        self._inflight: dict[tuple[str, str, str], asyncio.Future[ActionResult]] = {}
+        self.cache = ResultCache(count=observe_cache)
 
     @classmethod
     def load(cls, path: Path, connectors: Mapping[str, Connector[Any, Any]],
@@ -127,7 +127,8 @@ class AssetStore:
                 asset=a.asset_name, connector=a.connector, title=c.title, task_queue=self.task_queue(a),
                 high_impact_actions=[s.name for s in c.actions.values() if is_high_impact(s, a)],
                 approval_quorum={s.name: q for s in c.actions.values() if (q := quorum_of(s, a)) > 1},
-                approver_role=a.settings.approver_role)
+                approver_role=a.settings.approver_role, cache_ttl_s=a.settings.cache_ttl_s,
+                rate_limited=a.rate_limited)
         for u in self.unavailable.values():
             known = self.connectors.get(u.connector or "")
             out[u.asset_name] = AssetRoute(asset=u.asset_name, connector=u.connector or "",
@@ -141,7 +142,7 @@ class AssetStore:
 
         Read-only actions of an asset with `cache_ttl_s > 0` are answered from a per-process cache, and
         identical lookups in flight at the same time share one vendor call: alert storms repeat indicators,
-        and vendor quotas are scarce.
+        and vendor quotas are scarce (`core.cache`; workflows consult it before they dispatch, too).
 
         Raises:
             AssetUnavailable, ConfigError, InvalidParameter, ApprovalRequired, ApprovalInvalid, or the
@@ -160,33 +161,29 @@ class AssetStore:
             return execute(connector, spec, inp, asset, self.client(asset), heartbeat, authorize=authorize,
                            guard=self.guardrails)
 
-        ttl = asset.settings.cache_ttl_s
-        if not spec.read_only or ttl <= 0 or spec.name == "test connectivity":
+        if not cacheable(spec, asset):
             return await call()  # type: ignore[no-any-return]
-        key = (asset.asset_name, spec.name, json.dumps(inp.params, sort_keys=True, default=str))
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        fut: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = fut
-        try:
-            result: ActionResult = await call()
-        except BaseException as e:
-            fut.set_exception(e)
-            fut.exception()  # mark retrieved: waiters re-raise it themselves
-            raise
-        finally:
-            self._inflight.pop(key, None)
-        fut.set_result(result)
-        if result.status == "success":
-            if len(self._cache) > 50_000:
-                self._cache.clear()
-            self._cache[key] = (now + ttl, result)
-        return result
+        return await self.cache.fetch(cache_key(asset, spec, inp.params), asset.settings.cache_ttl_s, call)
+
+    def cached_spec(self, asset_name: str, action: str) -> tuple[AssetConfig, ActionSpec] | None:
+        """The asset and action when the action's answers may be cached on that asset, else None."""
+        asset = self.assets.get(asset_name)
+        spec = self.connector_of(asset).lookup(action) if asset is not None else None
+        if asset is None or spec is None or not cacheable(spec, asset):
+            return None
+        return asset, spec
+
+
+def cacheable(spec: ActionSpec, asset: AssetConfig) -> bool:
+    """Only read-only actions the asset does not mark high impact, and only with `cache_ttl_s` set: a cached
+    answer never stands in for an action that changes something or needs an analyst's approval."""
+    return (spec.read_only and asset.settings.cache_ttl_s > 0 and spec.name != "test connectivity"
+            and not is_high_impact(spec, asset))
+
+
+def cache_key(asset: AssetConfig, spec: ActionSpec, params: Mapping[str, Any]) -> Key:
+    """What identifies an answer: the asset, the action and its parameters."""
+    return asset.asset_name, spec.name, json.dumps(dict(params), sort_keys=True, default=str)
 
 
 def to_application_error(e: BaseException, asset: AssetConfig | None) -> ApplicationError:
@@ -206,9 +203,10 @@ def make_activity(store: AssetStore, connector: Connector[Any, Any], spec: Actio
     @activity.defn(name=name)
     async def run_action(inp: ActionInput) -> ActionResult:
         asset = store.assets.get(inp.asset)
-        beat = asyncio.create_task(_heartbeat_loop())
+        local = activity.info().is_local  # a local activity has no heartbeat (workflows.actions.runs_local)
+        beat = None if local else asyncio.create_task(_heartbeat_loop())
         try:
-            result = await store.run(spec, inp, heartbeat=activity.heartbeat)
+            result = await store.run(spec, inp, heartbeat=None if local else activity.heartbeat)
         except BaseException as e:
             if isinstance(e, (KeyboardInterrupt, SystemExit)) or type(e).__name__ == "CancelledError":
                 raise
@@ -218,7 +216,8 @@ def make_activity(store: AssetStore, connector: Connector[Any, Any], spec: Actio
                                                 "error_type": err.type})
             raise err from None
         finally:
-            beat.cancel()
+            if beat is not None:
+                beat.cancel()
         return result
 
     return run_action

@@ -3,6 +3,7 @@ retry policies, and where the server binaries live."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from datetime import timedelta
@@ -45,6 +46,27 @@ def search_attribute_cli_args() -> list[str]:
     args = []
     for key in SEARCH_ATTRIBUTES:
         args += ["--search-attribute", f"{key.name}={names[key.indexed_value_type.name]}"]
+    return args
+
+
+# What the server must switch on for the asset queues to serve by severity (Temporal task queue priority and
+# fairness; `workflows.actions.action_priority`). The dev server takes them as `--dynamic-config-value`;
+# the compose server reads the same keys from deploy/temporal/dynamicconfig/development-sql.yaml. One
+# partition per queue keeps one backlog, so the order holds exactly (an asset's queue runs a few tasks a
+# second at most; partitions only matter for queues far busier than that).
+SERVER_DYNAMIC_CONFIG: dict[str, object] = {
+    "matching.useNewMatcher": True,
+    "matching.enableFairness": True,
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
+}
+
+
+def dev_server_dynamic_config_args() -> list[str]:
+    """`--dynamic-config-value KEY=VALUE` arguments for `temporal server start-dev` (`SERVER_DYNAMIC_CONFIG`)."""
+    args: list[str] = []
+    for key, value in SERVER_DYNAMIC_CONFIG.items():
+        args += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
     return args
 
 

@@ -73,6 +73,12 @@ def create_app(*, ldap_host: str = "127.0.0.1", ldap_port: int | None = None,
     async def state(request: Request) -> JSONResponse:
         return JSONResponse(request.app.state.sim.snapshot())
 
+    @app.get("/_sim/calls")
+    async def calls(request: Request, vendor: str | None = None) -> JSONResponse:
+        """Every call answered so far, in order (vendor, HTTP status, path, time), optionally of one vendor."""
+        log = request.app.state.sim.call_log
+        return JSONResponse([c for c in log if vendor is None or c["vendor"] == vendor])
+
     @app.post("/_sim/faults")
     async def add_fault(fault: Fault, request: Request) -> dict[str, str]:
         request.app.state.sim.add_fault(fault)

@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.approvals import init_keys
 from core.config.users import write_demo_users
 from core.settings import get_settings
-from core.temporal import SEARCH_ATTRIBUTES, dev_server_path, test_server_path
+from core.temporal import SEARCH_ATTRIBUTES, dev_server_dynamic_config_args, dev_server_path, test_server_path
 from simulator.credentials import DEMO_ENV
 from tests.helpers.config import example_assets, write_assets
 from tests.helpers.servers import ServerThread
@@ -65,6 +65,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
+        dev_server_extra_args=dev_server_dynamic_config_args(),
     ) as env:
         yield env
 

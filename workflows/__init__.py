@@ -13,11 +13,12 @@ if TYPE_CHECKING:
 def all_workflows() -> list[type]:
     """Every workflow class the playbook worker runs."""
     from workflows.assets import AssetsWorkflow
+    from workflows.board import PromptBoard
     from workflows.container import ContainerWorkflow
     from workflows.phantom.workflow import PhantomPlaybook
     from workflows.registry import PLAYBOOKS
 
-    return list(dict.fromkeys([ContainerWorkflow, AssetsWorkflow, PhantomPlaybook,
+    return list(dict.fromkeys([ContainerWorkflow, AssetsWorkflow, PromptBoard, PhantomPlaybook,
                                *(p.workflow for p in PLAYBOOKS.values())]))
 
 

@@ -11,12 +11,12 @@ A name that matches nothing (asset, connector, action, parameter) is a playbook 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import Priority
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.catalogue import CONNECTORS
@@ -25,8 +25,16 @@ with workflow.unsafe.imports_passed_through():
     from core.connector import ActionSpec, raw_target, snake
     from core.models import ActionInput, ActionResult, AssetRoute, Container
     from core.temporal import CONNECTOR_RETRY
+    from workflows import cached
+    from workflows.versions import CACHE_BEFORE_QUOTA, LOCAL_LOOKUPS
 
 ACTION_HEARTBEAT = timedelta(seconds=10)  # the activity wrapper beats every 2 s
+# A lookup this short at most (per attempt) may run as a local activity (see `runs_local`).
+LOCAL_MAX_TIMEOUT = timedelta(minutes=2)
+# Fair shares of a rate-limited asset's quota while work of several severities waits for it (Temporal task
+# queue fairness): a high-severity lookup starts at the next free slot however many low ones wait, and low
+# ones still get 1 slot in 12 (8 + 3 + 1) when every band is busy, so nothing starves.
+SEVERITY_WEIGHTS = {"high": 8.0, "medium": 3.0, "low": 1.0}
 
 
 def _fail(kind: str, message: str) -> ApplicationError:
@@ -124,8 +132,33 @@ def untrusted_origin(ra: ResolvedAction, container: Container) -> str | None:
     return None
 
 
+def cached_at(result: ActionResult) -> datetime | None:
+    """When a cached answer was fetched from the vendor (None: this run's own call)."""
+    return result.cache.stored_at if result.cache is not None and result.cache.hit else None
+
+
+def action_priority(ra: ResolvedAction, severity: str) -> Priority | None:
+    """How the asset's queue orders this action: the severity's fair share (`SEVERITY_WEIGHTS`) on a
+    rate-limited asset, where work can wait for the quota; None (the default) elsewhere."""
+    if not ra.route.rate_limited:
+        return None
+    band = severity if severity in SEVERITY_WEIGHTS else "medium"
+    return Priority(fairness_key=f"severity-{band}", fairness_weight=SEVERITY_WEIGHTS[band])
+
+
+def runs_local(ra: ResolvedAction) -> bool:
+    """Whether `ra` runs as a local activity of the workflow's worker rather than as an activity task: a
+    read-only lookup, not high impact, on an asset without a rate limit (so it would run on the playbook queue,
+    whose eager dispatch hands it to this same worker anyway), with a short timeout. It then costs the server
+    no activity task at all: a playbook of lookups is one workflow task instead of three or four, and no
+    round trip sits between the lookups and the decision. Actions that change something, need an approval
+    or wait for a quota stay activities (their own retries, heartbeats and history events)."""
+    return (ra.spec is not None and ra.spec.read_only and not ra.high_impact and not ra.route.rate_limited
+            and ra.spec.timeout <= LOCAL_MAX_TIMEOUT and ra.route.unavailable is None)
+
+
 async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: str, approval: Approvals = None,
-                     label: str | None = None, priority: Priority | None = None,
+                     label: str | None = None, priority: Priority | None = None, version: int = 0,
                      require_approval: bool = False) -> ActionResult:
     """Run a resolved action as an activity on its asset's queue.
 
@@ -134,15 +167,16 @@ async def run_action(ra: ResolvedAction, *, container_id: str, correlation_id: s
     once, with the loader's reason. `approval` is one signed approval, or several (a quorum).
     """
     result, _ = await run_action_typed(ra, container_id=container_id, correlation_id=correlation_id,
-                                       approval=approval, label=label, priority=priority,
+                                       approval=approval, label=label, priority=priority, version=version,
                                        require_approval=require_approval)
     return result
 
 
 async def run_action_typed(ra: ResolvedAction, *, container_id: str, correlation_id: str, approval: Approvals = None,
-                           label: str | None = None, priority: Priority | None = None, require_approval: bool = False,
-                           ) -> tuple[ActionResult, str | None]:
-    """`run_action`, plus the error type of a failure (`ApprovalInvalid`, `GuardrailRefused`, ...).
+                           label: str | None = None, priority: Priority | None = None, version: int = 0,
+                           require_approval: bool = False) -> tuple[ActionResult, str | None]:
+    """`run_action`, plus the error type of a failure (`ApprovalInvalid`, `GuardrailRefused`, ...). `version` is
+    the run's (`PlaybookInput.version`): what it may do differently from runs started by older code.
     `require_approval` has the activity verify the approval as for a high-impact action."""
     approvals = approval if isinstance(approval, list) else [approval] if approval is not None else []
     if ra.route.unavailable is not None or ra.spec is None:
@@ -152,12 +186,31 @@ async def run_action_typed(ra: ResolvedAction, *, container_id: str, correlation
     summary = f"{ra.title}: {defang(ra.target)}" if ra.target else ra.title
     if label:
         summary = f"{label}: {summary}"
+    before = await cached.before_dispatch(ra, correlation_id) \
+        if version >= CACHE_BEFORE_QUOTA and cached.applies(ra) and not require_approval else cached.Before()
+    if before.result is not None:
+        return before.result, None  # answered from the cache: no task on the asset's queue, no quota spent
+    local = version >= LOCAL_LOOKUPS and runs_local(ra) and not require_approval
+    result, error = await _dispatch(ra, summary, container_id, correlation_id, approvals, priority, local,
+                                    require_approval)
+    await cached.after_dispatch(ra, before, result if error is None else None)
+    return result, error
+
+
+async def _dispatch(ra: ResolvedAction, summary: str, container_id: str, correlation_id: str,
+                    approvals: list[SignedApproval], priority: Priority | None, local: bool,
+                    require_approval: bool) -> tuple[ActionResult, str | None]:
+    assert ra.spec is not None
+    inp = ActionInput(asset=ra.route.asset, params=ra.params, approval=approvals[0] if approvals else None,
+                      approvals=approvals[1:], container_id=container_id, correlation_id=correlation_id,
+                      require_approval=require_approval)
     try:
+        if local:
+            return await workflow.execute_local_activity(
+                ra.activity, inp, start_to_close_timeout=ra.spec.timeout, schedule_to_close_timeout=ra.spec.budget,
+                retry_policy=CONNECTOR_RETRY, summary=summary[:200], result_type=ActionResult), None
         result: ActionResult = await workflow.execute_activity(
-            ra.activity,
-            ActionInput(asset=ra.route.asset, params=ra.params, approval=approvals[0] if approvals else None,
-                        approvals=approvals[1:], container_id=container_id, correlation_id=correlation_id,
-                        require_approval=require_approval),
+            ra.activity, inp,
             task_queue=ra.route.task_queue,
             start_to_close_timeout=ra.spec.timeout,
             schedule_to_close_timeout=ra.spec.budget,
@@ -167,8 +220,8 @@ async def run_action_typed(ra: ResolvedAction, *, container_id: str, correlation
             priority=priority or Priority.default,
             result_type=ActionResult,
         )
-    except ActivityError as e:
-        cause = e.cause
+    except FailureError as e:  # an activity's ActivityError; a local activity's own failure (ApplicationError, ...)
+        cause = e.cause if isinstance(e, ActivityError) else e
         if isinstance(cause, ApplicationError):
             return ActionResult(status="failed", message=cause.message[:500]), cause.type
         return ActionResult(status="failed", message=str(cause or e)[:500]), type(cause).__name__

@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from core.models import ActionInput, ActionResult
     from core.temporal import INTERNAL_RETRY
+    from workflows.messages import MatchResult
 
 TEST_TIMEOUT = timedelta(seconds=45)
 
@@ -39,9 +40,10 @@ class AssetInfo(BaseModel):
 
 
 class AssetsRequest(BaseModel):
-    """The catalogue, and optionally a connectivity test of one asset."""
+    """The catalogue, and optionally a connectivity test of one asset, or the asset routes."""
 
     test: str | None = None
+    routes: bool = Field(default=False, description="Also the routes and prompt policy new containers start with")
 
 
 class AssetsReply(BaseModel):
@@ -51,6 +53,7 @@ class AssetsReply(BaseModel):
     tested: str | None = None
     result: ActionResult | None = None
     error: str | None = None
+    routes: MatchResult | None = Field(default=None, description="When asked: routes and prompt policy")
 
 
 @workflow.defn(name="SoarAssets")
@@ -64,6 +67,10 @@ class AssetsWorkflow:
             "soar.asset_catalog", result_type=list[AssetInfo], start_to_close_timeout=timedelta(seconds=10),
             retry_policy=INTERNAL_RETRY)
         reply = AssetsReply(assets=assets, tested=req.test)
+        if req.routes:
+            reply.routes = await workflow.execute_local_activity(
+                "soar.routes", result_type=MatchResult, start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=INTERNAL_RETRY)
         if req.test is None:
             return reply
         info = next((a for a in assets if a.asset_name == req.test), None)

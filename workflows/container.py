@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.notifier import PromptNotifier
     from workflows.registry import PHANTOM_TYPE, PHANTOM_VERSIONS, PLAYBOOK_TYPES
+    from workflows.versions import MATCHED_AT_INGEST, PLAYBOOK_VERSION
 
 MAX_AUDIT = 1000
 MAX_PROMPT_EVENTS = 500
@@ -96,10 +97,14 @@ class ContainerWorkflow:
     async def run(self, inp: ContainerInput) -> ContainerView:
         """Match triggers, start playbooks, apply changes until closed."""
         # Decide patches before the first await, so the marker sits at the same point on every replay.
-        lean_start = inp.state is None and inp.predicted is not None and workflow.patched("lean-start-attributes")
+        # (issue 16) A start that carries its matches needs neither the local activity nor a patch marker
+        # (whose TemporalChangeVersion upsert is a visibility write): see workflows/versions.py.
+        at_ingest = inp.matched is not None and inp.version >= MATCHED_AT_INGEST
+        lean_start = (inp.state is None and inp.predicted is not None
+                      and (at_ingest or workflow.patched("lean-start-attributes")))
         if inp.state is None:  # (a continued-as-new run has no children left and skips matching)
             c = self.state.container
-            match: MatchResult = await workflow.execute_local_activity(
+            match: MatchResult = inp.matched if at_ingest and inp.matched else await workflow.execute_local_activity(
                 "soar.match_triggers", MatchInput(container=c, playbooks=inp.playbooks),
                 result_type=MatchResult, start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=INTERNAL_RETRY,
@@ -157,7 +162,7 @@ class ContainerWorkflow:
         seen = c if scope is None else c.model_copy(update={"artifacts": scope})
         inp = PlaybookInput(container=seen, container_workflow_id=workflow.info().workflow_id, run_as=run.run_as,
                             routes=self.state.routes, respond_in_s=self._respond_in_s, suffix=suffix,
-                            prompt_policy=self.state.prompt_policy,
+                            prompt_policy=self.state.prompt_policy, version=PLAYBOOK_VERSION,
                             playbook=name, playbook_sha256=PHANTOM_VERSIONS.get(name, ""))
         try:
             out: PlaybookOutcome = await workflow.execute_child_workflow(

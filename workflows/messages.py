@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from core.models import (
+    ActionResult,
     Artifact,
     AssetRoute,
     AuditEvent,
@@ -43,6 +45,9 @@ class ContainerInput(BaseModel):
                                                                     "search attributes (status open)")
     state: ContainerState | None = None
     reopen: Reopen | None = Field(default=None, description="Set when a closed container is reopened")
+    matched: MatchResult | None = Field(default=None, description="The triggers' matches and the asset routes, "
+                                                                  "when the starter matched them (the API does)")
+    version: int = Field(default=0, description="The behaviour this run has (workflows/versions.py); 0: before")
 
 
 class ContainerState(BaseModel):
@@ -122,6 +127,43 @@ class MatchResult(BaseModel):
     notify: list[NotifyRule] = Field(default_factory=list, description="Prompt notification routes")
 
 
+class CacheLookup(BaseModel):
+    """Before dispatching a read-only lookup to a rate-limited asset queue: is the answer cached here?"""
+
+    asset: str
+    action: str
+    params: dict[str, object] = Field(default_factory=dict)
+    workflow_id: str = Field(description="Who to send the answer of an identical call under way (a signal)")
+    run_id: str
+    token: str = Field(description="Names this lookup in the answer")
+    claim_s: float = Field(default=600.0, description="How long this caller's claim on the key holds")
+
+
+class CacheAnswer(BaseModel):
+    """`hit` (the answer), `wait` (an identical call is under way: its answer will be signalled), `miss` (this
+    caller claimed the key: dispatch the call), or `off` (the asset does not cache this action here)."""
+
+    outcome: Literal["hit", "wait", "miss", "off"]
+    result: ActionResult | None = None
+    process: str = Field(default="", description="The worker process that answered (its cache holds the claim)")
+
+
+class CacheDelivery(BaseModel):
+    """The signal that hands a waiting lookup its answer (None: there is none; dispatch the call)."""
+
+    token: str
+    result: ActionResult | None = None
+
+
+class CacheSettle(BaseModel):
+    """The claimant's answer, when it came from another worker process or not at all (None)."""
+
+    asset: str
+    action: str
+    params: dict[str, object] = Field(default_factory=dict)
+    result: ActionResult | None = None
+
+
 class RunPlaybookRequest(BaseModel):
     """An analyst's manual run of a playbook."""
 
@@ -166,3 +208,4 @@ class ContainerView(BaseModel):
 
 
 ContainerInput.model_rebuild()
+MatchResult.model_rebuild()

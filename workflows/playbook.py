@@ -53,9 +53,18 @@ with workflow.unsafe.imports_passed_through():
         Target,
     )
     from core.temporal import SA_STATUS
-    from workflows.actions import ResolvedAction, resolve, run_action_typed, untrusted_origin
+    from workflows import board
+    from workflows.actions import (
+        ResolvedAction,
+        action_priority,
+        cached_at,
+        resolve,
+        run_action_typed,
+        untrusted_origin,
+    )
     from workflows.ids import playbook_search_attributes, playbook_workflow_id, prompt_id
     from workflows.prompts import PromptDesk, fmt_wait
+    from workflows.versions import NESTED_IN_ONE_TASK, PROMPT_BOARD
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 AUDITED_ERRORS = ("ApprovalInvalid", "ApprovalRequired", "GuardrailRefused")
@@ -71,6 +80,7 @@ class PlaybookMeta:
     version: str
     baseline_minutes: float
     description: str
+    priority: Severity | None = None  # the severity band its rate-limited actions queue in (default: the container's)
 
 
 @dataclass
@@ -94,7 +104,7 @@ P = TypeVar("P", bound="type[Playbook]")
 
 
 def playbook(*, name: str, title: str, version: str, baseline_minutes: float,
-             description: str | None = None) -> Callable[[P], P]:
+             description: str | None = None, priority: Severity | None = None) -> Callable[[P], P]:
     """Declare a `Playbook` subclass a playbook: a Temporal workflow named like the class.
 
     Args:
@@ -103,6 +113,7 @@ def playbook(*, name: str, title: str, version: str, baseline_minutes: float,
         version: shown in reports ("2.3").
         baseline_minutes: an analyst's manual triage time; the metrics count time saved against it.
         description: one line for the catalogue (default: the class docstring's first line).
+        priority: queue this playbook's rate-limited actions as this severity (default: the container's).
 
     Raises:
         TypeError: at import, when the class is not a Playbook or metadata is missing or malformed.
@@ -120,7 +131,7 @@ def playbook(*, name: str, title: str, version: str, baseline_minutes: float,
             raise TypeError(f"{where}: baseline_minutes must be the manual triage time in minutes (> 0)")
         doc = (cls.__doc__ or "").strip().split("\n")[0]
         cls.meta = PlaybookMeta(name=name, title=title, version=version, baseline_minutes=float(baseline_minutes),
-                                description=description or doc)
+                                description=description or doc, priority=priority)
 
         async def run(self: Playbook, inp: PlaybookInput) -> PlaybookOutcome:
             return await self.execute(inp)
@@ -147,6 +158,7 @@ class Playbook:
         self._prompt_seq = 0
         self._pending = ContainerEvent(author="")
         self._auto_resolved = False
+        self._severity: Severity | None = None  # the latest set_severity (the container's until then)
 
     # ---- the run ------------------------------------------------------------------------------------
     async def steps(self, container: Container) -> None:
@@ -221,8 +233,10 @@ class Playbook:
         idx = self._index
         started = workflow.now()
         signed = approval.signed if isinstance(approval, Decision) else approval
+        band = self.meta.priority or self._severity or self.inp.container.severity
         result, error = await run_action_typed(ra, container_id=self.container_id, approval=signed,
                                                correlation_id=f"{workflow.info().workflow_id}#{idx}",
+                                               priority=action_priority(ra, band.value), version=self.inp.version,
                                                require_approval=why is not None)
         if error in AUDITED_ERRORS:
             kind = AuditKind.GUARDRAIL_REFUSED if error == "GuardrailRefused" else AuditKind.APPROVAL_INVALID
@@ -232,7 +246,7 @@ class Playbook:
         self._records.append(ActionRecord(
             index=idx, action=ra.action, connector=ra.route.connector, title=ra.route.title, asset=ra.route.asset,
             target=ra.target, started=started, duration_s=(workflow.now() - started).total_seconds(),
-            status=result.status, message=result.message[:300], summary=result.summary,
+            status=result.status, message=result.message[:300], summary=result.summary, cached_at=cached_at(result),
         ))
         return result
 
@@ -307,6 +321,7 @@ class Playbook:
         if p.policy.quorum > 1 and not timed_out:
             msg += f" ({len(self._desk.approvals_of(p))} of {p.policy.quorum} approvals)"
         self._stage(awaiting_prompt=False, prompts_closed=[pid])
+        await board.publish([], [pid] if self.inp.version >= PROMPT_BOARD else [])
         self._records.append(ActionRecord(
             index=idx, action="prompt", connector="soar", title=f"Prompt Analyst ({role})", asset="",
             target=message[:80], started=now, duration_s=waited, status="success" if not timed_out else "skipped",
@@ -380,7 +395,7 @@ class Playbook:
 
     def set_severity(self, severity: Severity | str) -> None:
         """Set the container's severity (high, medium, low)."""
-        self._pending.severity = Severity(str(severity).lower())
+        self._pending.severity = self._severity = Severity(str(severity).lower())
 
     def set_status(self, status: Status | str) -> None:
         """Set the container's status (new, open, closed); closing ends the container once runs finish."""
@@ -423,7 +438,8 @@ class Playbook:
         event, self._pending = self._pending, ContainerEvent(author=self.meta.name)
         event.run = workflow.info().workflow_id
         handle = workflow.get_external_workflow_handle(self.inp.container_workflow_id)
-        await handle.signal("apply_event", event)
+        opened = event.prompts_opened if self.inp.version >= PROMPT_BOARD else []
+        await asyncio.gather(handle.signal("apply_event", event), board.publish(opened, []))  # one task for both
 
     @staticmethod
     def _is_empty(e: ContainerEvent) -> bool:
@@ -436,7 +452,10 @@ class Playbook:
         Returns:
             Its outcome, or None when it failed (a comment says why).
         """
-        await self.flush()
+        # v1 (workflows/versions.py): the changes so far go out in the task that starts the run, not a task before.
+        flushed = asyncio.create_task(self.flush()) if self.inp.version >= NESTED_IN_ONE_TASK else None
+        if flushed is None:
+            await self.flush()
         name = other.meta.name
         suffix = f"from-{self.meta.name.replace('_', '-')}"
         inp = self.inp.model_copy(update={"suffix": suffix, "params": params, "playbook": name})
@@ -450,6 +469,9 @@ class Playbook:
         except ChildWorkflowError as e:
             self.comment(f"{name} failed: {e.cause or e}")
             return None
+        finally:
+            if flushed is not None:
+                await flushed
         for rec in out.actions:
             self._index += 1
             self._records.append(rec.model_copy(update={"index": self._index}))

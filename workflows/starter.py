@@ -30,7 +30,8 @@ from core.temporal import (
 )
 from workflows.container import ContainerWorkflow
 from workflows.ids import container_id_for, container_number_for, container_workflow_id
-from workflows.messages import ContainerInput, ContainerView, MoreAlert, MoreAlertAck, Reopen
+from workflows.messages import ContainerInput, ContainerView, MatchResult, MoreAlert, MoreAlertAck, Reopen
+from workflows.versions import CONTAINER_VERSION
 
 
 class StartResult(BaseModel):
@@ -56,11 +57,14 @@ def assign_id(container: Container) -> Container:
 
 async def start_container(client: Client, container: Container, *, task_queue: str,
                           playbooks: list[str] | None = None, respond_in_s: float | None = None,
-                          notes: list[str] | None = None, predicted: list[str] | None = None) -> StartResult:
+                          notes: list[str] | None = None, predicted: list[str] | None = None,
+                          matched: MatchResult | None = None) -> StartResult:
     """Start the container workflow; the same alert again returns the existing container (duplicate=True).
 
     `predicted` are the playbooks the caller expects the triggers to start (the API matches them for its
     answer): they go into the start-time search attributes, so the container's first task needs no upsert.
+    `matched` is the whole match (those playbooks with their identities, the asset routes and the prompt
+    policy, as a worker gave them): the container then runs no matching activity of its own.
     """
     c = assign_id(container)
     assert c.id is not None and c.source_data_identifier is not None and c.number is not None
@@ -69,7 +73,8 @@ async def start_container(client: Client, container: Container, *, task_queue: s
         await client.start_workflow(
             ContainerWorkflow.run,
             ContainerInput(container=c, playbooks=playbooks, respond_in_s=respond_in_s, notes=notes or [],
-                           predicted=sorted(set(predicted)) if predicted else None),
+                           predicted=sorted(set(predicted)) if predicted else None, matched=matched,
+                           version=CONTAINER_VERSION),
             id=wid,
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,

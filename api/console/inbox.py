@@ -73,7 +73,8 @@ async def container_names(client: Client) -> dict[str, str]:
 
 @router.get("/")
 async def inbox(request: Request, session: ConsoleSession, client: ClientDep) -> Response:
-    (prompts, more), names = await asyncio.gather(pending_prompt_page(client, session.user, INBOX_MAX, None),
+    queue = request.app.state.settings.playbook_task_queue  # fresh prompts first, as GET /api/v1/prompts
+    (prompts, more), names = await asyncio.gather(pending_prompt_page(client, session.user, INBOX_MAX, None, queue),
                                                   container_names(client))
     cards = [card(p, session, names) for p in sorted(prompts, key=lambda p: (p.deadline, p.id))]
     return page(request, "inbox.html", session, mine=[c for c in cards if c.can_answer],

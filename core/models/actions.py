@@ -27,6 +27,15 @@ class ActionInput(BaseModel):
                                    "the action high impact (its target came only from input a sender can forge)")
 
 
+class CacheInfo(BaseModel):
+    """Where a read-only answer came from: when the vendor gave it, and whether this caller got it from the
+    cache (`hit`) rather than from its own call."""
+
+    stored_at: datetime
+    hit: bool = False
+    process: str = Field(default="", description="The worker process whose cache holds it (internal)")
+
+
 class ActionResult(BaseModel):
     """The result of one action: `status`, a one-line `message`, a `summary` dict and `data` rows."""
 
@@ -34,6 +43,7 @@ class ActionResult(BaseModel):
     message: str = ""
     summary: dict[str, Any] = Field(default_factory=dict)
     data: list[dict[str, Any]] = Field(default_factory=list)
+    cache: CacheInfo | None = Field(default=None, description="Set for answers of assets with cache_ttl_s")
 
 
 class AssetRoute(BaseModel):
@@ -47,6 +57,8 @@ class AssetRoute(BaseModel):
     approval_quorum: dict[str, int] = Field(default_factory=dict, description="Action -> distinct approvers needed")
     unavailable: str | None = Field(default=None, description="Why the asset cannot be used (config error)")
     approver_role: str = Field(default="soc_tier2", description="Who approves its unrequested high-impact actions")
+    cache_ttl_s: float = Field(default=0.0, description="Read-only answers are cached this long (0: never)")
+    rate_limited: bool = Field(default=False, description="Its actions wait for the asset queue's rate")
 
 
 class ActionRecord(BaseModel):
@@ -64,3 +76,4 @@ class ActionRecord(BaseModel):
     message: str
     summary: dict[str, Any] = Field(default_factory=dict)
     kind: Literal["action", "prompt"] = "action"
+    cached_at: datetime | None = Field(default=None, description="Answered from the cache: when it was fetched")

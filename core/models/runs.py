@@ -35,6 +35,7 @@ class PlaybookInput(BaseModel):
     prompt_policy: PromptPolicy | None = Field(default=None, description="The deployment's reminders/escalation")
     playbook: str = Field(default="", description="The playbook to run (the generic Phantom workflow reads it)")
     playbook_sha256: str = Field(default="", description="A Phantom playbook's source version (SHA-256)")
+    version: int = Field(default=0, description="The behaviour this run has (workflows/versions.py); 0: before")
 
 
 class PlaybookOutcome(BaseModel):

@@ -96,7 +96,19 @@ def test_json_form_has_the_same_facts():
         "index": 1, "kind": "action", "action": "URL Reputation", "vendor": "VirusTotal",
         "connector": "virustotal", "asset": "virustotal", "target": "", "status": "success",
         "message": "14/90 engines malicious", "started": None, "duration_s": 2.1,
-        "option": None, "responder": None, "timed_out": None}
+        "option": None, "responder": None, "timed_out": None, "cached_at": None, "cached_age_s": None}
+
+
+def test_a_cached_answer_says_so_and_how_old_it_was():
+    out = phishing_outcome()
+    first = out.actions[1]
+    out.actions[1] = first.model_copy(update={"cached_at": first.started - timedelta(minutes=3, seconds=10)})
+    report = build_report(view(finished(out)))
+    text = render_text(report)
+    assert "  [1] URL Reputation (VirusTotal) - 14/90 engines malicious (cached 3 min ago) [2.1s]" in text
+    assert "[3] Block URL (Palo Alto) - Blocked on PA-5260 [0.8s]" in text  # its own call: no mark
+    line = next(a for a in report.runs[0].actions if a.index == 1)
+    assert line.cached_age_s == 190.0 and line.cached_at == first.started - timedelta(seconds=190)
 
 
 @pytest.mark.parametrize(("action", "title"), [

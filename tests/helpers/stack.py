@@ -75,12 +75,13 @@ async def run_stack(client: Client, task_queue: str, assets_file: Path,
                     triggers_file: Path | None = None, **settings: Any) -> AsyncIterator[Stack]:
     """Run the real worker (build_workers) on `task_queue` until the block exits; `settings` override
     `Settings` fields (e.g. `prompt_escalate_to="soc_manager"`)."""
-    from worker import build_workers, load_store
+    from worker import build_workers, ensure_board, load_store
 
     settings = Settings(assets_file=assets_file, triggers_file=triggers_file or ROOT / "config" / "triggers.json",
                         playbook_task_queue=task_queue, **settings)
     store = load_store(settings)
     workers = build_workers(client, settings, store)
+    await ensure_board(client, settings)
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
         yield Stack(client, settings, store)

@@ -25,7 +25,7 @@ from core.approvals import init_keys
 from core.config.triggers import load_triggers, match_triggers
 from core.models import Artifact, Container, Severity
 from core.settings import ROOT, get_settings
-from core.temporal import SEARCH_ATTRIBUTES, dev_server_path
+from core.temporal import SEARCH_ATTRIBUTES, dev_server_dynamic_config_args, dev_server_path
 from simulator.app import create_app
 from simulator.credentials import DEMO_ENV, demo_notifications, notification_env
 from tests.helpers.config import example_assets, write_assets
@@ -74,7 +74,8 @@ async def main(prefix: str, phantom_only: bool = False, notifications: bool = Fa
         extra["notifications_file"] = path
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter, dev_server_log_level="error") as env:
+        data_converter=pydantic_data_converter, dev_server_log_level="error",
+        dev_server_extra_args=dev_server_dynamic_config_args()) as env:
         async with run_stack(env.client, "history-tq", assets, **extra) as stack:
             scenarios = {
                 "phishing_malicious_url": c("phishing", {"requestURL": "http://malicious.example/login"}),
@@ -116,7 +117,8 @@ async def phantom(prefix: str) -> None:
     assets = write_assets(tmp / "assets.json", phantom_assets(sim.url, sim.app.state.ldap.port))
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter, dev_server_log_level="error") as env:
+        data_converter=pydantic_data_converter, dev_server_log_level="error",
+        dev_server_extra_args=dev_server_dynamic_config_args()) as env:
         async with run_stack(env.client, "history-phantom-tq", assets) as stack:
             scenarios = {
                 "phishing_malicious_url": ("brief_phishing_triage_automation",

@@ -33,7 +33,9 @@ async def activity_summaries(client, workflow_id: str) -> list[str]:
     hist = await client.get_workflow_handle(workflow_id).fetch_history()
     out = []
     for e in hist.events:
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and e.user_metadata.HasField("summary"):
+        # Lookups run as local activities (their summary is on the marker), the rest as activity tasks.
+        kinds = (EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_MARKER_RECORDED)
+        if e.event_type in kinds and e.user_metadata.HasField("summary"):
             out.append(e.user_metadata.summary.data.decode().strip('"'))
     return out
 

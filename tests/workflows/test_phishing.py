@@ -73,7 +73,7 @@ async def test_failed_lookup_is_never_clean(dev_env, task_queue, assets_file, si
         r = await stack.start(phish({"requestURL": "https://intranet.example.com/x"}, host=None, user=None))
         v = await stack.wait_for(r.container_id, lambda v: v.state.runs and v.state.runs[0].status != "running")
         assert v.state.container.status == Status.OPEN and not v.state.auto_resolved
-        assert any(t.startswith("Lookup failed after retries") for t in texts(v))
+        assert any(t.startswith("Lookup failed after retries") for t in texts(v)), texts(v)
 
 
 async def test_malicious_ip_is_blocked(dev_env, task_queue, assets_file, sim):

@@ -36,7 +36,15 @@ with workflow.unsafe.imports_passed_through():
     from core.approvals import AuthorizedAction, SignedApproval
     from core.connector import snake
     from core.models import ActionRecord, ActionResult, AssetRoute, Target
-    from workflows.actions import ResolvedAction, find_route, resolve, run_action, untrusted_origin
+    from workflows.actions import (
+        ResolvedAction,
+        action_priority,
+        cached_at,
+        find_route,
+        resolve,
+        run_action,
+        untrusted_origin,
+    )
 
 GATE_RESPOND_IN = timedelta(minutes=15)
 
@@ -201,12 +209,14 @@ class ActsMixin(EngineBase):
         idx = self._index
         result = await run_action(ra, container_id=self.container_id, approval=approval, label=block,
                                   correlation_id=f"{workflow.info().workflow_id}#{idx}",
-                                  require_approval=forged is not None)
-        self._record(ra, started, result.status, result.message, result.summary, idx)
+                                  priority=action_priority(ra, self.box.model.severity.value),
+                                  version=self.inp.version, require_approval=forged is not None)
+        self._record(ra, started, result.status, result.message, result.summary, idx, cached_at(result))
         return outcome(result)
 
     def _record(self, ra: ResolvedAction, started: datetime, status: str, message: str,
-                summary: dict[str, Any] | None = None, idx: int | None = None) -> None:
+                summary: dict[str, Any] | None = None, idx: int | None = None,
+                cached: datetime | None = None) -> None:
         if idx is None:
             self._index += 1
             idx = self._index
@@ -214,7 +224,7 @@ class ActsMixin(EngineBase):
             index=idx, action=ra.action, connector=ra.route.connector, title=ra.route.title,
             asset=ra.route.asset, target=ra.target, started=started,
             duration_s=(workflow.now() - started).total_seconds(), status=status,  # type: ignore[arg-type]
-            message=message[:300], summary=summary or {}))
+            message=message[:300], summary=summary or {}, cached_at=cached))
 
     async def _gate(self, ra: ResolvedAction, block: str, role: str) -> Any:
         """Ask `role` to approve exactly this action on exactly this target (Approve/Deny, Deny on timeout)."""

@@ -1,0 +1,89 @@
+"""The fresh prompt list: runs publish the prompts they open and close to the prompt board, and
+`GET /api/v1/prompts` merges it into the visibility listing (new prompts first, closed ones left out), so
+what an analyst sees does not depend on how far visibility lags."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from core.models import Artifact, Container, Prompt, Severity
+from tests.helpers.api import auth, http, run_api
+from tests.helpers.prompts import answer
+from tests.helpers.stack import run_stack
+from tests.helpers.wait import assert_eventually
+from workflows.board import BoardChange, PromptBoard, board_id
+
+MAL_HASH = "deadbeef" + "3" * 56
+
+
+def edr(host: str) -> Container:
+    return Container(name="EDR detection", label="edr", severity=Severity.HIGH,
+                     source_data_identifier=f"board-{uuid.uuid4().hex}",
+                     artifacts=[Artifact(name="host", cef={"sourceHostName": host, "sourceUserName": "jdoe"})])
+
+
+async def board(client, queue: str):
+    return await client.get_workflow_handle(board_id(queue)).query(PromptBoard.view)
+
+
+async def test_runs_publish_the_prompts_they_open_and_close(dev_env, task_queue, assets_file, sim):
+    async with run_stack(dev_env.client, task_queue, assets_file) as stack:
+        r = await stack.start(edr("WORKSTATION-201"))
+        v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts)
+        p = v.pending_prompts[0]
+        opened = await assert_eventually(lambda: _has(board(dev_env.client, task_queue), p.id), 10, "on the board")
+        assert opened.message == p.message and opened.role == "soc_tier2"
+        await answer(dev_env.client, p, "Monitor Only")
+        view = await assert_eventually(lambda: _closed(board(dev_env.client, task_queue), p.id), 10, "closed")
+        assert p.id not in {q.id for q in view.opened}
+
+
+async def test_the_list_leads_with_fresh_prompts_and_leaves_out_closed_ones(dev_env, task_queue, assets_file, sim):
+    async with run_stack(dev_env.client, task_queue, assets_file) as stack:
+        with run_api(stack.settings, dev_env.client) as base:
+            async with http(base) as api:
+                async def listed(pid: str) -> bool:
+                    rows = (await api.get("/api/v1/prompts", headers=auth("tier2"))).json()["data"]
+                    return pid in {row["id"] for row in rows}
+
+                # A prompt only the board knows (as one visibility has not indexed yet): listed, answerable by role.
+                now = datetime.now(UTC)
+                ghost = Prompt(id=f"SOAR-GHOST{uuid.uuid4().hex[:8].upper()}.containment_decision.1",
+                               container_id="SOAR-GHOST0001", playbook="containment_decision",
+                               workflow_id="playbook/containment_decision/SOAR-GHOST0001", role="soc_tier2",
+                               message="Contain?", options=["Isolate Host", "Monitor Only"], on_timeout="Monitor Only",
+                               created=now, deadline=now + timedelta(minutes=15))
+                handle = dev_env.client.get_workflow_handle(board_id(task_queue))
+                await handle.signal(PromptBoard.change, BoardChange(opened=[ghost]))
+                rows = await assert_eventually(lambda: _rows(api, ghost.id), 10, "the board's prompt listed")
+                assert rows[0]["id"] == ghost.id and rows[0]["can_respond"] is True  # fresh ones come first
+
+                # A real prompt, once visibility lists it, is left out as soon as the board says it closed.
+                r = await stack.start(edr("WORKSTATION-202"))
+                v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts)
+                pid = v.pending_prompts[0].id
+                await assert_eventually(lambda: listed(pid), 30, "the real prompt listed")
+                await handle.signal(PromptBoard.change, BoardChange(closed=[pid, ghost.id]))
+                await assert_eventually(lambda: _not(listed(pid)), 10, "a closed prompt left out")
+                assert not await listed(ghost.id)
+
+
+async def _rows(api, pid: str) -> list[dict] | None:
+    rows = (await api.get("/api/v1/prompts", headers=auth("tier2"))).json()["data"]
+    return rows if pid in {row["id"] for row in rows} else None
+
+
+async def _has(view_coro, pid: str):
+    view = await view_coro
+    return next((p for p in view.opened if p.id == pid), None)
+
+
+async def _closed(view_coro, pid: str):
+    view = await view_coro
+    return view if pid in view.closed else None
+
+
+async def _not(coro) -> bool:
+    return not await coro
+
