@@ -22,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
         PlaybookOutcome,
         PlaybookRun,
         Prompt,
-        PromptEvent,
         RunStatus,
         Status,
     )
@@ -37,7 +36,8 @@ with workflow.unsafe.imports_passed_through():
         SA_SEVERITY,
         SA_STATUS,
     )
-    from workflows.budget import MAX_ARTIFACTS, add_artifacts, add_comment, artifact_bytes
+    from workflows.budget import MAX_ARTIFACTS
+    from workflows.container_state import StateMixin
     from workflows.ids import playbook_search_attributes, playbook_workflow_id
     from workflows.messages import (
         AnalystChange,
@@ -49,19 +49,16 @@ with workflow.unsafe.imports_passed_through():
         MatchResult,
         MoreAlert,
         MoreAlertAck,
-        Reopen,
         RunPlaybookRequest,
     )
     from workflows.notifier import PromptNotifier
     from workflows.registry import PHANTOM_TYPE, PHANTOM_VERSIONS, PLAYBOOK_TYPES
     from workflows.versions import MATCHED_AT_INGEST, PLAYBOOK_VERSION
 
-MAX_AUDIT = 1000
-MAX_PROMPT_EVENTS = 500
 
 
 @workflow.defn(name="ContainerWorkflow")
-class ContainerWorkflow:
+class ContainerWorkflow(StateMixin):
     """The container entity workflow."""
 
     @workflow.init
@@ -87,11 +84,6 @@ class ContainerWorkflow:
             self.s = ContainerState(container=c)
             for note in inp.notes[:50]:
                 self._add_comment("ingest", note)
-
-    @property
-    def state(self) -> ContainerState:
-        assert self.s is not None
-        return self.s
 
     @workflow.run
     async def run(self, inp: ContainerInput) -> ContainerView:
@@ -224,60 +216,6 @@ class ContainerWorkflow:
         if e.status is not None and c.status != Status.CLOSED:
             self._apply_status(e, e.status)
 
-    def _apply_fields(self, e: ContainerEvent) -> None:
-        """The single-valued fields an event sets."""
-        c = self.state.container
-        if e.severity is not None:
-            c.severity = e.severity
-        if e.owner is not None:
-            c.owner = e.owner
-        if e.disposition is not None:
-            self.state.disposition = e.disposition
-        if e.promote_template is not None:
-            self.state.promoted_template = e.promote_template
-            self._add_comment(e.author, f"Promoted to case with template '{e.promote_template}'")
-        if e.auto_resolved is not None:
-            self.state.auto_resolved = e.auto_resolved
-        if e.label is not None:
-            c.label = e.label
-
-    def _apply_status(self, e: ContainerEvent, status: Status) -> None:
-        """A status from a playbook (or an analyst's non-closing change)."""
-        run = e.run or e.author
-        if status != Status.CLOSED:
-            self.state.container.status = status
-            if status == Status.OPEN and e.author in PLAYBOOK_TYPES:
-                self.state.left_open_by = run
-            return
-        held = self.state.left_open_by
-        if held is not None and held != run and workflow.patched("automation-keeps-analyst-cases-open"):
-            # An earlier run left the container for an analyst: later automation does not close it.
-            who = held.split("/")[1] if held.startswith("playbook/") else held
-            self._add_comment("system", f"{e.author} found nothing more and would have closed the container; it "
-                                        f"stays open because {who} left it for an analyst.")
-            self.state.auto_resolved = False
-            return
-        self._close_requested = True
-
-    def _prompt_events(self, events: list[PromptEvent]) -> None:
-        """Keep what happened to prompts (reminders, escalations, ...) and their current form."""
-        for pe in events:
-            if pe.prompt is not None and pe.prompt_id in self._prompts:
-                self._prompts[pe.prompt_id] = pe.prompt  # escalated, delegated, approvals so far
-        if events:
-            kept = self.state.prompt_events + [pe.model_copy(update={"prompt": None}) for pe in events]
-            self.state.prompt_events = kept[-MAX_PROMPT_EVENTS:]
-
-    def _record_audit(self, events: list[AuditEvent]) -> None:
-        """Append audit events (the oldest dropped past the cap, counted)."""
-        if not events:
-            return
-        audit = self.state.audit
-        audit.extend(events)
-        if len(audit) > MAX_AUDIT:
-            self.state.audit_dropped += len(audit) - MAX_AUDIT
-            del audit[: len(audit) - MAX_AUDIT]
-
     def _notification_failed(self, audit: AuditEvent, comment: str) -> None:
         """A channel could not be reached (workflows/notifier.py: why notifications are sent from here)."""
         self._record_audit([audit])
@@ -289,19 +227,6 @@ class ContainerWorkflow:
         """An audit event from the API (an answer it refused, an operation a role does not allow)."""
         self._record_audit([e])
         self._upsert()
-
-    def _add_artifacts(self, author: str, artifacts: list[Artifact]) -> list[Artifact]:
-        """Append artifacts (each recording who added it) within the caps (`workflows/budget.py`)."""
-        if not artifacts:
-            return []
-        if self._artifact_bytes is None:
-            self._artifact_bytes = artifact_bytes(self.state.container.artifacts)
-        added, self._artifact_bytes = add_artifacts(self.state, author, artifacts, self._artifact_bytes,
-                                                    self._add_comment)
-        return added
-
-    def _add_comment(self, author: str, text: str) -> None:
-        add_comment(self.state, author, text, workflow.now())
 
     @workflow.update
     async def change(self, ch: AnalystChange) -> ChangeAck:
@@ -385,15 +310,6 @@ class ContainerWorkflow:
         if self.state.container.status == Status.NEW:
             self.state.container.status = Status.OPEN
         return started
-
-    def _reopen_state(self, r: Reopen) -> None:
-        """A closed container's new run: open again and say why (its new content is merged by `run`)."""
-        c = self.state.container
-        self.state.reopened += 1
-        c.status, c.closed = Status.OPEN, None
-        self.state.left_open_by = None
-        self.state.auto_resolved = False
-        self._add_comment(r.by, f"Reopened: {r.reason}")
 
     @workflow.update
     async def run_playbook(self, req: RunPlaybookRequest) -> str:

@@ -28,14 +28,13 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from core.approvals import AuthorizedAction, SignedApproval
     from core.models import (
         ActionRecord,
         ActionResult,
-        Artifact,
         AuditEvent,
         AuditKind,
         Container,
@@ -49,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
         PromptResponse,
         RunStatus,
         Severity,
-        Status,
         Target,
     )
     from core.temporal import SA_STATUS
@@ -62,9 +60,10 @@ with workflow.unsafe.imports_passed_through():
         run_action_typed,
         untrusted_origin,
     )
-    from workflows.ids import playbook_search_attributes, playbook_workflow_id, prompt_id
+    from workflows.changes import ChangesMixin
+    from workflows.ids import prompt_id
     from workflows.prompts import PromptDesk, fmt_wait
-    from workflows.versions import NESTED_IN_ONE_TASK, PROMPT_BOARD
+    from workflows.versions import PROMPT_BOARD
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 AUDITED_ERRORS = ("ApprovalInvalid", "ApprovalRequired", "GuardrailRefused")
@@ -145,7 +144,7 @@ def playbook(*, name: str, title: str, version: str, baseline_minutes: float,
     return deco
 
 
-class Playbook:
+class Playbook(ChangesMixin):
     """Base of every playbook workflow: actions, prompts, container changes, the run's records."""
 
     meta: PlaybookMeta  # set by @playbook
@@ -386,110 +385,6 @@ class Playbook:
     def records(self) -> list[ActionRecord]:
         """The actions run so far."""
         return list(self._records)
-
-    # ---- container changes, in the analyst's words ---------------------------------------------------
-    def comment(self, text: str) -> None:
-        """Comment on the container."""
-        if text:
-            self._pending.comments.append(text)
-
-    def set_severity(self, severity: Severity | str) -> None:
-        """Set the container's severity (high, medium, low)."""
-        self._pending.severity = self._severity = Severity(str(severity).lower())
-
-    def set_status(self, status: Status | str) -> None:
-        """Set the container's status (new, open, closed); closing ends the container once runs finish."""
-        self._pending.status = Status(str(status).lower())
-
-    def set_disposition(self, disposition: str) -> None:
-        """Record the verdict ("True Positive - Escalated to IR")."""
-        self._pending.disposition = disposition
-
-    def promote(self, template: str) -> None:
-        """Promote the container to a case with a workbook template ("Phishing Investigation")."""
-        self._pending.promote_template = template
-
-    def add_artifacts(self, *artifacts: Artifact) -> None:
-        """Add artifacts (enrichment results, new indicators)."""
-        self._pending.artifacts.extend(artifacts)
-
-    def resolve(self, disposition: str, comment: str | None = None) -> None:
-        """Close the container as resolved by automation (counts as auto-resolved in the metrics)."""
-        if comment:
-            self.comment(comment)
-        self.set_status(Status.CLOSED)
-        self.set_disposition(disposition)
-        self._pending.auto_resolved = True
-        self._auto_resolved = True
-
-    def _stage(self, *, awaiting_prompt: bool | None = None, prompts_opened: list[Prompt] | None = None,
-               prompts_closed: list[str] | None = None) -> None:
-        """Prompt bookkeeping that travels with the container changes."""
-        e = self._pending
-        if awaiting_prompt is not None:
-            e.awaiting_prompt = awaiting_prompt
-        e.prompts_opened.extend(prompts_opened or [])
-        e.prompts_closed.extend(prompts_closed or [])
-
-    async def flush(self) -> None:
-        """Send the queued changes to the container now, as ONE signal (each signal costs it a workflow task)."""
-        if self._is_empty(self._pending):
-            return
-        event, self._pending = self._pending, ContainerEvent(author=self.meta.name)
-        event.run = workflow.info().workflow_id
-        handle = workflow.get_external_workflow_handle(self.inp.container_workflow_id)
-        opened = event.prompts_opened if self.inp.version >= PROMPT_BOARD else []
-        await asyncio.gather(handle.signal("apply_event", event), board.publish(opened, []))  # one task for both
-
-    @staticmethod
-    def _is_empty(e: ContainerEvent) -> bool:
-        return e == ContainerEvent(author=e.author)
-
-    # ---- nested playbooks ---------------------------------------------------------------------------
-    async def run_playbook(self, other: type[Playbook], **params: str) -> PlaybookOutcome | None:
-        """Run another playbook as a child of this one; its records and changes join this run's.
-
-        Returns:
-            Its outcome, or None when it failed (a comment says why).
-        """
-        # v1 (workflows/versions.py): the changes so far go out in the task that starts the run, not a task before.
-        flushed = asyncio.create_task(self.flush()) if self.inp.version >= NESTED_IN_ONE_TASK else None
-        if flushed is None:
-            await self.flush()
-        name = other.meta.name
-        suffix = f"from-{self.meta.name.replace('_', '-')}"
-        inp = self.inp.model_copy(update={"suffix": suffix, "params": params, "playbook": name})
-        try:
-            out: PlaybookOutcome = await workflow.execute_child_workflow(
-                other.__name__, inp, id=playbook_workflow_id(name, self.container_id, suffix),
-                result_type=PlaybookOutcome,
-                static_summary=f"{name} · {self.container_id} (from {self.meta.title})",
-                search_attributes=playbook_search_attributes(name, self.container_id),
-            )
-        except ChildWorkflowError as e:
-            self.comment(f"{name} failed: {e.cause or e}")
-            return None
-        finally:
-            if flushed is not None:
-                await flushed
-        for rec in out.actions:
-            self._index += 1
-            self._records.append(rec.model_copy(update={"index": self._index}))
-        if out.final is not None:
-            self._merge(out.final)
-        return out
-
-    def _merge(self, f: ContainerEvent) -> None:
-        e = self._pending
-        e.comments.extend(f.comments)
-        e.artifacts.extend(f.artifacts)
-        e.prompts_closed.extend(f.prompts_closed)
-        # A nested run's last prompt events (decided, timed out: notifications) and audit events travel too.
-        e.prompt_events.extend(f.prompt_events)
-        e.audit.extend(f.audit)
-        for key in ("severity", "status", "disposition", "promote_template"):
-            if getattr(f, key) is not None:
-                setattr(e, key, getattr(f, key))
 
 
 def gather(*aws: Awaitable[Any]) -> Awaitable[list[Any]]:
