@@ -247,6 +247,10 @@ def test_dynamic_config_is_mounted_and_valid() -> None:
     assert config["system.enableActivityEagerExecution"] == [{"value": True}]
     for key, entries in config.items():
         assert isinstance(entries, list) and all("value" in e for e in entries), key
+    # The compose server matches tasks as the dev server does (severity fair shares on asset queues).
+    from core.temporal import SERVER_DYNAMIC_CONFIG
+    for key, value in SERVER_DYNAMIC_CONFIG.items():
+        assert config.get(key) == [{"value": value}], f"{key} differs between core/temporal.py and {path.name}"
 
 
 def test_env_example_lists_every_setting() -> None:
