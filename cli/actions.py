@@ -142,7 +142,9 @@ def register(app: typer.Typer) -> None:
         except SoarError as e:
             typer.echo(json.dumps(failed_result(e), indent=2))
             raise typer.Exit(2 if type(e).__name__ in USAGE_ERRORS else 1) from None
-        typer.echo(result.model_dump_json(indent=2))
+        # One shape on every outcome (status, message, summary, data; + error on failure): the worker's cache
+        # bookkeeping (`cache`) means nothing to a one-off call from the command line.
+        typer.echo(result.model_dump_json(indent=2, exclude={"cache"}))
         raise typer.Exit(0 if result.status == "success" else 1)
 
     @asset_app.command("test")
