@@ -53,7 +53,9 @@ async def test_rate_limit_holds_across_two_worker_processes(dev_env, tmp_path, s
                 execution_timeout=timedelta(minutes=2))
             elapsed = time.monotonic() - t0
         assert len(out) == 10
-        assert elapsed >= 8.5, f"10 calls at 60/min took only {elapsed:.1f}s"
+        # 1/s after a burst of up to 2 (the server's new matcher, on for severity fair shares, lets the first
+        # two through together): 10 calls take at least ~8 s, and the vendor's own 60/min quota never trips.
+        assert elapsed >= 7.5, f"10 calls at 60/min took only {elapsed:.1f}s"
         st = sim.state()
         assert st["calls"]["virustotal"] == 10
         assert st["statuses"].get("virustotal:429", 0) == 0
