@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from fastapi import HTTPException, Request
@@ -16,7 +16,6 @@ from temporalio.client import (
     WorkflowExecution,
     WorkflowExecutionAsyncIterator,
     WorkflowHandle,
-    WorkflowQueryFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -29,7 +28,7 @@ from core.models import Artifact, Container, Prompt, Sensitivity, Severity
 from core.prometheus import observe_ingest
 from core.temporal import SA_CONTAINER_NUM, SA_KIND
 from core.visibility import Filter, is_safe, pending_prompts
-from workflows.board import BoardView, PromptBoard, board_id
+from workflows.board import BoardView
 from workflows.container import ContainerWorkflow
 from workflows.ids import CONTAINER_ID_RE, container_workflow_id
 from workflows.messages import ContainerView, TriggerMatch
@@ -238,10 +237,10 @@ async def _pending(wf: WorkflowExecution, user: User, now: datetime) -> list[Pen
 
 
 async def pending_prompt_page(client: Client, user: User, page_size: int, page_token: str | None,
-                              board_queue: str | None = None) -> tuple[list[PendingPrompt], str | None]:
+                              board: BoardView | None = None) -> tuple[list[PendingPrompt], str | None]:
     """One page of the pending prompts (from the runs' memos: no query per run), as `user` sees them. With
-    `board_queue`, the first page also leads with the prompts opened in the last minutes that the visibility
-    index does not list yet (the prompt board of that playbook queue, `workflows.board`), and a prompt closed
+    `board` (the prompt board as the API follows it, `api.board_follower`), the first page also leads with the
+    prompts opened in the last minutes that the visibility index does not list yet, and a prompt closed
     meanwhile is left out even while the index lags.
 
     Raises:
@@ -250,7 +249,6 @@ async def pending_prompt_page(client: Client, user: User, page_size: int, page_t
     found, next_token = await visibility_page(client, pending_prompts(), page_size, page_token)
     now = datetime.now(UTC)
     rows = [p for wf in found for p in await _pending(wf, user, now)]
-    board = await fresh_prompts(client, board_queue) if board_queue else None
     if board is None:
         return rows, next_token
     gone = set(board.closed)
@@ -273,17 +271,3 @@ async def visibility_page(client: Client, query: Filter, page_size: int,
     it = client.list_workflows(str(query), page_size=page_size, next_page_token=token)
     await _fetch_page(it, token is not None)
     return list(it.current_page or []), encode_page_token(it.next_page_token)
-
-
-BOARD_QUERY_TIMEOUT = timedelta(seconds=2)
-
-
-async def fresh_prompts(client: Client, task_queue: str) -> BoardView | None:
-    """The prompt board of `task_queue` (`workflows.board`): prompts opened or closed in the last minutes, read
-    from the worker's memory; None when it cannot answer now (the listing then reads visibility alone)."""
-    try:
-        view: BoardView = await client.get_workflow_handle(board_id(task_queue)).query(
-            PromptBoard.view, rpc_timeout=BOARD_QUERY_TIMEOUT)
-        return view
-    except (RPCError, WorkflowQueryFailedError):
-        return None

@@ -87,3 +87,31 @@ async def _closed(view_coro, pid: str):
 async def _not(coro) -> bool:
     return not await coro
 
+
+
+def ghost_prompt() -> Prompt:
+    now = datetime.now(UTC)
+    cid = f"SOAR-GHOST{uuid.uuid4().hex[:6].upper()}"
+    return Prompt(id=f"{cid}.containment_decision.1", container_id=cid, playbook="containment_decision",
+                  workflow_id=f"playbook/containment_decision/{cid}", role="soc_tier2", message="Contain?",
+                  options=["Isolate Host", "Monitor Only"], on_timeout="Monitor Only", created=now,
+                  deadline=now + timedelta(minutes=15))
+
+
+async def test_the_list_is_fresh_with_no_worker_to_answer(dev_env, task_queue, assets_file, sim):
+    """The API follows the board's history (api/board_follower.py), which Temporal writes when a signal is sent:
+    with every worker stopped, nothing could answer a query or process the signal, and the prompt is still
+    listed at once, then left out once the board is told it closed."""
+    async with run_stack(dev_env.client, task_queue, assets_file) as stack:
+        settings = stack.settings  # the board runs; its worker stops with the stack
+    handle = dev_env.client.get_workflow_handle(board_id(task_queue))
+    with run_api(settings, dev_env.client) as base:
+        async with http(base) as api:
+            ghost = ghost_prompt()
+            await handle.signal(PromptBoard.change, BoardChange(opened=[ghost]))
+            rows = await assert_eventually(lambda: _rows(api, ghost.id), 5, "listed from the board's history")
+            assert rows[0]["id"] == ghost.id and rows[0]["can_respond"] is True
+            await handle.signal(PromptBoard.change, BoardChange(closed=[ghost.id]))
+            await assert_eventually(lambda: _not(_rows(api, ghost.id)), 5, "left out once closed")
+            r = await api.get("/api/v1/prompts", headers=auth("tier1"))
+            assert r.status_code == 200 and ghost.id not in {row["id"] for row in r.json()["data"]}
