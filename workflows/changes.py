@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import board
     from workflows.ids import playbook_search_attributes, playbook_workflow_id
-    from workflows.versions import NESTED_IN_ONE_TASK, PROMPT_BOARD
+    from workflows.versions import NESTED_IN_ONE_TASK, publishes_to_board
 
 if TYPE_CHECKING:
     from workflows.playbook import Playbook, PlaybookMeta
@@ -97,7 +97,7 @@ class ChangesMixin:
         event, self._pending = self._pending, ContainerEvent(author=self.meta.name)
         event.run = workflow.info().workflow_id
         handle = workflow.get_external_workflow_handle(self.inp.container_workflow_id)
-        opened = event.prompts_opened if self.inp.version >= PROMPT_BOARD else []
+        opened = event.prompts_opened if publishes_to_board(self.inp.version) else []
         await asyncio.gather(handle.signal("apply_event", event), board.publish(opened, []))  # one task for both
 
     @staticmethod

@@ -63,7 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.changes import ChangesMixin
     from workflows.ids import prompt_id
     from workflows.prompts import PromptDesk, fmt_wait
-    from workflows.versions import PROMPT_BOARD
+    from workflows.versions import publishes_to_board
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 AUDITED_ERRORS = ("ApprovalInvalid", "ApprovalRequired", "GuardrailRefused")
@@ -320,7 +320,7 @@ class Playbook(ChangesMixin):
         if p.policy.quorum > 1 and not timed_out:
             msg += f" ({len(self._desk.approvals_of(p))} of {p.policy.quorum} approvals)"
         self._stage(awaiting_prompt=False, prompts_closed=[pid])
-        await board.publish([], [pid] if self.inp.version >= PROMPT_BOARD else [])
+        await board.publish([], [pid] if publishes_to_board(self.inp.version) else [])
         self._records.append(ActionRecord(
             index=idx, action="prompt", connector="soar", title=f"Prompt Analyst ({role})", asset="",
             target=message[:80], started=now, duration_s=waited, status="success" if not timed_out else "skipped",

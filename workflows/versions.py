@@ -17,8 +17,19 @@ from __future__ import annotations
 #      workflow task for a playbook of lookups); lookups on rate-limited, caching assets ask the worker's cache
 #      before dispatch (workflows/cached.py); prompts are published to the prompt board (workflows/board.py);
 #      a nested playbook starts in the same workflow task that sends the changes so far (not the task after).
-PLAYBOOK_VERSION = 1
-LOCAL_LOOKUPS = CACHE_BEFORE_QUOTA = PROMPT_BOARD = NESTED_IN_ONE_TASK = 1
+#   2: prompts are no longer published to the prompt board. Measured (`python -m bench.run --only 4 --waiting
+#      600 --respond-in 90`, same box, one run each): with the board, deadline lateness p50 50.8 s / p99 102 s
+#      and the scenario took 342 s; without it 10.9 s / 58.1 s and 254 s. Two signals per prompt into one
+#      workflow, each awaited by the run (the close before the run's next step: the analyst's decision waited
+#      for it, 389 ms p50 to the action instead of about 50), cost more than the freshness it bought (p99 4.3 s
+#      against 3.9 s for visibility alone under the scenario-7 load). Version-1 runs keep publishing.
+PLAYBOOK_VERSION = 2
+LOCAL_LOOKUPS = CACHE_BEFORE_QUOTA = NESTED_IN_ONE_TASK = 1
+
+
+def publishes_to_board(version: int) -> bool:
+    """Whether a playbook run of `version` tells the prompt board of its prompts (version 1 only)."""
+    return version == 1
 
 # Container runs (ContainerInput.version), set by the starter:
 #   1: a start that carries the triggers' matches and the asset routes (the API matched them at ingestion)

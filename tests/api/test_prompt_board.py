@@ -1,6 +1,6 @@
-"""The fresh prompt list: runs publish the prompts they open and close to the prompt board, and
-`GET /api/v1/prompts` merges it into the visibility listing (new prompts first, closed ones left out), so
-what an analyst sees does not depend on how far visibility lags."""
+"""The prompt board and the list: `GET /api/v1/prompts` merges what the board's history says (the API follows
+it, api/board_follower.py) into the visibility listing (new prompts first, closed ones left out). Runs of
+version 1 told the board of their prompts; version 2 runs do not (workflows/versions.py)."""
 
 from __future__ import annotations
 
@@ -27,16 +27,23 @@ async def board(client, queue: str):
     return await client.get_workflow_handle(board_id(queue)).query(PromptBoard.view)
 
 
-async def test_runs_publish_the_prompts_they_open_and_close(dev_env, task_queue, assets_file, sim):
+async def test_runs_of_today_leave_the_board_alone_and_their_prompts_are_listed(dev_env, task_queue, assets_file,
+                                                                                sim):
+    """Playbook runs of version 2 (workflows/versions.py) no longer tell the board (it cost more deadline
+    lateness than the freshness it bought); their prompts are listed from visibility, and not once answered."""
     async with run_stack(dev_env.client, task_queue, assets_file) as stack:
-        r = await stack.start(edr("WORKSTATION-201"))
-        v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts)
-        p = v.pending_prompts[0]
-        opened = await assert_eventually(lambda: _has(board(dev_env.client, task_queue), p.id), 10, "on the board")
-        assert opened.message == p.message and opened.role == "soc_tier2"
-        await answer(dev_env.client, p, "Monitor Only")
-        view = await assert_eventually(lambda: _closed(board(dev_env.client, task_queue), p.id), 10, "closed")
-        assert p.id not in {q.id for q in view.opened}
+        with run_api(stack.settings, dev_env.client) as base:
+            async with http(base) as api:
+                r = await stack.start(edr("WORKSTATION-201"))
+                v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts)
+                p = v.pending_prompts[0]
+                rows = await assert_eventually(lambda: _rows(api, p.id), 30, "listed from visibility")
+                assert next(row for row in rows if row["id"] == p.id)["role"] == "soc_tier2"
+                assert p.id not in {q.id for q in (await board(dev_env.client, task_queue)).opened}
+                await answer(dev_env.client, p, "Monitor Only")
+                await assert_eventually(lambda: _not(_rows(api, p.id)), 30, "left out once answered")
+                view = await board(dev_env.client, task_queue)
+                assert p.id not in view.closed and p.id not in {q.id for q in view.opened}
 
 
 async def test_the_list_leads_with_fresh_prompts_and_leaves_out_closed_ones(dev_env, task_queue, assets_file, sim):

@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from core.models import ActionRecord, Prompt, PromptPolicy, Target
     from workflows import board
     from workflows.prompts import fmt_wait
-    from workflows.versions import PROMPT_BOARD
+    from workflows.versions import publishes_to_board
 
 SUBMIT = "Submit"
 NO_ANSWER = "no answer: the playbook's callback runs with success=False"
@@ -177,7 +177,7 @@ class PromptsMixin(EngineBase):
         timed_out, waited = await self._ask(p, respond_in, {o: "the playbook continues with this answer"
                                                             for o in q.options})
         self._stage(awaiting_prompt=False, prompts_closed=[pid])
-        await board.publish([], [pid] if self.inp.version >= PROMPT_BOARD else [])
+        await board.publish([], [pid] if publishes_to_board(self.inp.version) else [])
         self.staged()
         r = p.response
         answer = (r.comment if q.free_text else r.option) if r is not None else None
