@@ -43,6 +43,7 @@ class BoardFollower:
         self._opened: dict[str, Prompt] = {}
         self._closed: dict[str, datetime] = {}
         self._caught_up = False
+        self._last_error = ""  # said once, not every retry
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -76,8 +77,10 @@ class BoardFollower:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - Temporal down, or no board yet: read visibility alone, retry
-                if not (isinstance(e, RPCError) and e.status == RPCStatusCode.NOT_FOUND):
-                    log.info("prompt board not followed: %s", e)
+                said = f"{type(e).__name__}: {e}"
+                if said != self._last_error and not (isinstance(e, RPCError) and e.status == RPCStatusCode.NOT_FOUND):
+                    log.info("prompt board not followed (retrying every %s s): %s", RETRY_S, said)
+                self._last_error = said
                 self._caught_up = False
             await asyncio.sleep(RETRY_S)
 
