@@ -152,7 +152,7 @@ async def test_answer_in_the_inbox_and_watch_the_live_report(dev_env, task_queue
             ctx = await browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
             page = await ctx.new_page()
             await sign_in(page, base, "tier1")
-            ro = page.locator("article.prompt", has_text="LAPTOP-7")
+            ro = page.locator(f'article.prompt[id^="prompt-{other.container_id}."]')
             await ro.wait_for()
             assert "Needs soc_tier2" in await ro.inner_text() and await ro.get_by_role("button").count() == 0
             assert "Waiting for others" in await page.inner_text("main")
@@ -163,7 +163,7 @@ async def test_answer_in_the_inbox_and_watch_the_live_report(dev_env, task_queue
             ctx = await browser.new_context(java_script_enabled=False)
             page = await ctx.new_page()
             await sign_in(page, base, "manager")
-            mine = page.locator("article.prompt", has_text="LAPTOP-7")
+            mine = page.locator(f'article.prompt[id^="prompt-{other.container_id}."]')
             await mine.get_by_role("button", name="Monitor Only").click()  # denies: no confirmation needed
             await page.wait_for_url(re.compile(rf"/console/containers/{other.container_id}/report$"))
             assert 'Your answer "Monitor Only" is recorded' in await page.locator(".flash").first.inner_text()
