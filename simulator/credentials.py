@@ -24,9 +24,9 @@ AD_USER_PASSWORD = "Us3rPassw0rd!"
 
 # Notification sinks (simulator/notify_sinks.py, simulator/smtp_server.py): the secret part of each webhook URL,
 # Slack's signing secret (the simulator signs button clicks as Slack does), the webhook HMAC key, SMTP login.
-SLACK_WEBHOOK_TOKEN = "simSlackHookToken0123456789"
+SLACK_WEBHOOK_TOKEN = "sim-slack-hook-token-0123456789"
 SLACK_SIGNING_SECRET = "sim-slack-signing-secret-0123456789"
-TEAMS_WEBHOOK_TOKEN = "simTeamsHookToken0123456789"
+TEAMS_WEBHOOK_TOKEN = "sim-teams-hook-token-0123456789"
 WEBHOOK_SECRET = "sim-webhook-hmac-secret-0123456789"
 SMTP_USERNAME = "soar-notify"
 SMTP_PASSWORD = "sim-smtp-password-0123"

@@ -135,7 +135,7 @@ async def slack_click(click: Click, request: Request) -> Response:
         return JSONResponse({"detail": f"no button {click.option!r} in that message"}, status_code=404)
     button, block_id = found
     payload = {
-        "type": "block_actions", "api_app_id": "A0SIMSOAR", "token": "deprecated-verification-token",
+        "type": "block_actions", "api_app_id": "A0SIMSOAR", "token": "sim-not-a-verification-token",
         "team": {"id": "T0SIM", "domain": "sim-soc"},
         "user": {"id": click.user_id, "username": click.user_id.lower(), "team_id": "T0SIM"},
         "container": {"type": "message", "message_ts": f"{time.time():.6f}", "channel_id": "C0SOC"},
