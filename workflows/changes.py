@@ -5,10 +5,11 @@ signal, and nested playbook runs whose records and changes join the parent's: th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import ChildWorkflowError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core.models import (
@@ -18,11 +19,13 @@ with workflow.unsafe.imports_passed_through():
         PlaybookInput,
         PlaybookOutcome,
         Prompt,
+        RunStatus,
         Severity,
         Status,
     )
     from workflows import board
     from workflows.ids import playbook_search_attributes, playbook_workflow_id
+    from workflows.messages import RunEnded
     from workflows.versions import NESTED_IN_ONE_TASK, publishes_to_board
 
 if TYPE_CHECKING:
@@ -45,6 +48,37 @@ class ChangesMixin:
 
         @property
         def container_id(self) -> str: ...
+
+    _moved = False  # set by `container_moved`
+
+    # ---- the container moving on --------------------------------------------------------------------
+    @workflow.signal
+    def container_moved(self) -> None:
+        """The container continued-as-new while this run was in flight (workflows/container_runs.py): the
+        run's result would reach the closed container run, so the run reports its end by signal."""
+        self._moved = True
+
+    async def reporting(self, inp: PlaybookInput, run: Awaitable[PlaybookOutcome]) -> PlaybookOutcome:
+        """Await the run; tell a container that moved on how it ended (succeeded, failed or cancelled)."""
+        wid = workflow.info().workflow_id
+        try:
+            out = await run
+        except asyncio.CancelledError:
+            await self._report(inp, RunEnded(workflow_id=wid, status=RunStatus.CANCELLED))
+            raise
+        except FailureError as e:
+            await self._report(inp, RunEnded(workflow_id=wid, status=RunStatus.FAILED, error=str(e)))
+            raise
+        await self._report(inp, RunEnded(workflow_id=wid, status=out.status, outcome=out))
+        return out
+
+    async def _report(self, inp: PlaybookInput, e: RunEnded) -> None:
+        if not self._moved:
+            return  # the container awaits this run's result
+        try:
+            await workflow.get_external_workflow_handle(inp.container_workflow_id).signal("run_ended", e)
+        except Exception as err:  # an analyst closed the container meanwhile: it cancelled this run
+            workflow.logger.warning("could not tell %s how this run ended: %s", inp.container_workflow_id, err)
 
     # ---- container changes, in the analyst's words ---------------------------------------------------
     def comment(self, text: str) -> None:

@@ -10,19 +10,14 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from core.models import (
         Artifact,
         AuditEvent,
         ContainerEvent,
-        PlaybookInput,
-        PlaybookOutcome,
-        PlaybookRun,
         Prompt,
-        RunStatus,
         Status,
     )
     from core.models.container import artifact_digest
@@ -37,8 +32,7 @@ with workflow.unsafe.imports_passed_through():
         SA_STATUS,
     )
     from workflows.budget import MAX_ARTIFACTS
-    from workflows.container_state import StateMixin
-    from workflows.ids import playbook_search_attributes, playbook_workflow_id
+    from workflows.container_runs import RunsMixin
     from workflows.messages import (
         AnalystChange,
         ChangeAck,
@@ -49,24 +43,30 @@ with workflow.unsafe.imports_passed_through():
         MatchResult,
         MoreAlert,
         MoreAlertAck,
+        RunEnded,
         RunPlaybookRequest,
     )
     from workflows.notifier import PromptNotifier
-    from workflows.registry import PHANTOM_TYPE, PHANTOM_VERSIONS, PLAYBOOK_TYPES
-    from workflows.versions import MATCHED_AT_INGEST, PLAYBOOK_VERSION
+    from workflows.registry import PLAYBOOK_TYPES
+    from workflows.versions import MATCHED_AT_INGEST
 
 
 
 @workflow.defn(name="ContainerWorkflow")
-class ContainerWorkflow(StateMixin):
+class ContainerWorkflow(RunsMixin):
     """The container entity workflow."""
 
     @workflow.init
     def __init__(self, inp: ContainerInput) -> None:
         # State exists before the first handler runs: an analyst update may arrive in the very first
         # workflow task (right after ingestion, or right after continue-as-new).
-        self._prompts: dict[str, Prompt] = {}
+        self._prompts: dict[str, Prompt] = {p.id: p for p in inp.prompts}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._version = inp.version
+        self._started: set[str] = set()
+        self._handed: set[str] = set()
+        self._returned: dict[str, RunEnded] = {}
+        self._adopted: set[str] = set(inp.adopted)
         self._respond_in_s: float | None = inp.respond_in_s
         self._close_requested = False
         self._analyst_closed = False
@@ -123,12 +123,15 @@ class ContainerWorkflow(StateMixin):
             if self._finished():
                 break
             await workflow.wait_condition(workflow.all_handlers_finished)
+            if any(w not in self._handed for w in self._tasks):
+                await self._hand_over()  # runs in flight report to the next run (workflows/container_runs.py)
+                continue  # then look again: a run may have ended or started meanwhile
+            prompts, adopted = self._carried()
             workflow.continue_as_new(ContainerInput(container=self.state.container, state=self.state,
-                                                    respond_in_s=self._respond_in_s))
-        if self._tasks:  # an analyst closed it: cancel what still runs or waits
-            for t in self._tasks.values():
-                t.cancel()
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+                                                    respond_in_s=self._respond_in_s, version=self._version,
+                                                    prompts=prompts, adopted=adopted))
+        if self._tasks or self._adopted:  # an analyst closed it: cancel what still runs or waits
+            await self._cancel_runs()
         await self._notifier.drain()
         self._prompts.clear()
         self.state.awaiting_prompt = False
@@ -137,56 +140,6 @@ class ContainerWorkflow(StateMixin):
         self._upsert()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view()
-
-    # ---- playbooks ----------------------------------------------------------------------------------
-    def _start_playbook(self, name: str, run_as: str, suffix: str | None,
-                        scope: list[Artifact] | None = None) -> str:
-        """Start a playbook run; `scope` limits the artifacts it sees (the new ones of a merged alert)."""
-        wid = playbook_workflow_id(name, self.state.container.id or "", suffix)
-        run = PlaybookRun(playbook=name, workflow_id=wid, started=workflow.now(), run_as=run_as)
-        self.state.runs.append(run)
-        self._tasks[wid] = asyncio.create_task(self._run_child(name, run, suffix, scope))
-        return wid
-
-    async def _run_child(self, name: str, run: PlaybookRun, suffix: str | None,
-                         scope: list[Artifact] | None = None) -> None:
-        c = self.state.container
-        seen = c if scope is None else c.model_copy(update={"artifacts": scope})
-        inp = PlaybookInput(container=seen, container_workflow_id=workflow.info().workflow_id, run_as=run.run_as,
-                            routes=self.state.routes, respond_in_s=self._respond_in_s, suffix=suffix,
-                            prompt_policy=self.state.prompt_policy, version=PLAYBOOK_VERSION,
-                            playbook=name, playbook_sha256=PHANTOM_VERSIONS.get(name, ""))
-        try:
-            out: PlaybookOutcome = await workflow.execute_child_workflow(
-                PLAYBOOK_TYPES.get(name, PHANTOM_TYPE), inp, id=run.workflow_id, result_type=PlaybookOutcome,
-                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-                static_summary=f"{name} · {c.id} · {c.severity.value}",
-                static_details=f"Container **{c.id}**: {c.name}\n\nRun as `{run.run_as}`",
-                search_attributes=playbook_search_attributes(name, c.id or ""),
-            )
-        except asyncio.CancelledError:
-            run.status, run.ended = RunStatus.CANCELLED, workflow.now()
-            self._drop_prompts(run.workflow_id)
-            raise
-        except ChildWorkflowError as e:
-            run.status, run.ended = RunStatus.FAILED, workflow.now()
-            self._add_comment("system", f"Playbook {name} failed: {e.cause or e}")
-            self._drop_prompts(run.workflow_id)
-        else:
-            run.status = out.status
-            run.ended = out.ended
-            run.outcome = out
-            self._drop_prompts(run.workflow_id)
-            if out.final is not None:
-                self._apply(out.final.model_copy(update={"run": out.final.run or run.workflow_id}))
-        finally:
-            self._tasks.pop(run.workflow_id, None)
-            self._upsert()
-
-    def _drop_prompts(self, wid: str) -> None:
-        for pid in [p.id for p in self._prompts.values() if p.workflow_id == wid]:
-            self._prompts.pop(pid, None)
-        self.state.awaiting_prompt = bool(self._prompts)
 
     # ---- changes ------------------------------------------------------------------------------------
     @workflow.signal
@@ -346,10 +299,10 @@ class ContainerWorkflow(StateMixin):
     def _finished(self) -> bool:
         if self._analyst_closed:
             return True
-        return self._close_requested and not self._tasks
+        return self._close_requested and not self._tasks and not self._adopted
 
     def _should_continue_as_new(self) -> bool:
-        return (workflow.info().is_continue_as_new_suggested() and not self._tasks
+        return (workflow.info().is_continue_as_new_suggested() and (not self._tasks or self._can_hand_over())
                 and not self._close_requested and self._notifier.idle())
 
     def _upsert(self) -> None:

@@ -15,10 +15,12 @@ from core.models import (
     Comment,
     Container,
     NotifyRule,
+    PlaybookOutcome,
     PlaybookRun,
     Prompt,
     PromptEvent,
     PromptPolicy,
+    RunStatus,
     Severity,
     Status,
 )
@@ -48,6 +50,10 @@ class ContainerInput(BaseModel):
     matched: MatchResult | None = Field(default=None, description="The triggers' matches and the asset routes, "
                                                                   "when the starter matched them (the API does)")
     version: int = Field(default=0, description="The behaviour this run has (workflows/versions.py); 0: before")
+    prompts: list[Prompt] = Field(default_factory=list, description="Prompts pending when the previous run "
+                                                                    "continued-as-new")
+    adopted: list[str] = Field(default_factory=list, description="Runs in flight handed over at continue-as-new "
+                                                                 "(workflow ids): they report their end by signal")
 
 
 class ContainerState(BaseModel):
@@ -79,6 +85,16 @@ class ContainerState(BaseModel):
                                                    "alert's included); names the runs (`.../alert-<n>`)")
     unautomated: int = Field(default=0, description="Trailing artifacts added without automation (run_automation "
                                                     "false); the next automated addition runs on them too")
+
+
+class RunEnded(BaseModel):
+    """How a playbook run ended, as the container applies it: the child's result, or (a run handed over at
+    continue-as-new) the `run_ended` signal the run sends."""
+
+    workflow_id: str
+    status: RunStatus
+    outcome: PlaybookOutcome | None = None
+    error: str | None = Field(default=None, description="Why it failed, when it has no outcome")
 
 
 class MoreAlert(BaseModel):

@@ -133,7 +133,7 @@ def playbook(*, name: str, title: str, version: str, baseline_minutes: float,
                                 description=description or doc, priority=priority)
 
         async def run(self: Playbook, inp: PlaybookInput) -> PlaybookOutcome:
-            return await self.execute(inp)
+            return await self.reporting(inp, self.execute(inp))
 
         # The SDK wants the run method defined on the decorated class itself.
         run.__module__, run.__qualname__, run.__doc__ = cls.__module__, f"{cls.__name__}.run", "Run the playbook."

@@ -168,7 +168,7 @@ async def reopen_container(client: Client, container_id: str, reopen: Reopen, *,
     try:
         await client.start_workflow(
             ContainerWorkflow.run, ContainerInput(container=c, state=view.state, reopen=reopen,
-                                                  respond_in_s=respond_in_s),
+                                                  respond_in_s=respond_in_s, version=CONTAINER_VERSION),
             id=wid, task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -34,5 +34,10 @@ def publishes_to_board(version: int) -> bool:
 # Container runs (ContainerInput.version), set by the starter:
 #   1: a start that carries the triggers' matches and the asset routes (the API matched them at ingestion)
 #      runs no local matching activity and takes no patch (no TemporalChangeVersion upsert).
-CONTAINER_VERSION = 1
+#   2: playbook runs start with ParentClosePolicy.ABANDON, so that when Temporal suggests continue-as-new the
+#      container can hand the runs in flight (one waiting on a prompt) to its next run instead of waiting for
+#      them: each is told by a `container_moved` signal and reports its end by a `run_ended` signal (the
+#      handle's result would go to the closed run). An analyst's close still cancels them (explicitly).
+CONTAINER_VERSION = 2
 MATCHED_AT_INGEST = 1
+ADOPTABLE_RUNS = 2

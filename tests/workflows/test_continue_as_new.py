@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from core.models import Container, Status
+from core.models import Artifact, Container, RunStatus, Severity, Status
 from core.temporal import SEARCH_ATTRIBUTES, dev_server_path
 from tests.helpers.stack import run_stack
+from tests.helpers.wait import assert_eventually
 from workflows.messages import AnalystChange, ChangeAck
 
 
@@ -47,3 +50,83 @@ async def test_container_continues_as_new_and_keeps_state(small_history_env, tas
         await h.execute_update("change", AnalystChange(user="alice", status=Status.CLOSED), result_type=ChangeAck)
         done = await stack.result(r.container_id)
         assert done.state.container.status == Status.CLOSED and len(done.state.comments) == 41
+
+
+def edr_alert() -> Container:
+    return Container(name="EDR: credential dumping", label="edr", severity=Severity.HIGH,
+                     source_data_identifier=f"can-edr-{uuid.uuid4().hex}",
+                     artifacts=[Artifact(name="host", cef={"sourceHostName": "WORKSTATION-042",
+                                                           "sourceUserName": "jdoe",
+                                                           "sourceAddress": "10.1.2.3"})])
+
+
+async def runs_of(env, wid: str) -> list[str]:
+    """The run ids of a workflow id, oldest first (each continue-as-new adds one)."""
+    runs = [w async for w in env.client.list_workflows(f"WorkflowId = '{wid}'")]
+    return [w.run_id for w in sorted(runs, key=lambda w: w.start_time)]
+
+
+async def changes_until_continued(env, h, at_least: int) -> int:
+    """Analyst comments until the container has continued-as-new `at_least` times; how many were sent."""
+    for i in range(200):
+        await h.execute_update("change", AnalystChange(user="alice", comment=f"note {i}"), result_type=ChangeAck)
+        if len(await runs_of(env, h.id)) > at_least:
+            return i + 1
+    raise AssertionError(f"{h.id} did not continue-as-new {at_least} times in 200 changes")
+
+
+async def test_a_prompt_waiting_across_continue_as_new_is_answered_in_the_next_run(small_history_env, task_queue,
+                                                                                   assets_file, sim):
+    """The run waiting on the analyst is handed to the container's next run: the prompt stays listed, the
+    answer isolates the host, and the run's outcome lands in the new run (issue 15)."""
+    env = small_history_env
+    async with run_stack(env.client, task_queue, assets_file) as stack:
+        r = await stack.start(edr_alert())
+        v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts, timeout=60, what="the prompt")
+        p = v.pending_prompts[0]
+        h = stack.handle(r.container_id)
+        sent = await changes_until_continued(env, h, 2)
+        first = env.client.get_workflow_handle(h.id, run_id=(await runs_of(env, h.id))[0])
+        events = [e.event_type async for e in first.fetch_history_events()]
+        assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+        v = await stack.view(r.container_id)
+        assert [q.id for q in v.pending_prompts] == [p.id] and v.state.awaiting_prompt
+        assert [run.status for run in v.state.runs] == [RunStatus.RUNNING]
+        assert sim.state()["effects"].get("crowdstrike", {}).get("contained", []) == []
+        await stack.answer(p.workflow_id, p.id, "Isolate Host")
+        v = await stack.wait_for(r.container_id, lambda v: v.state.runs[0].status != RunStatus.RUNNING,
+                                 timeout=60, what="the run's end in the container's latest run")
+        assert v.state.runs[0].status == RunStatus.SUCCESS and v.state.runs[0].outcome is not None
+        assert any(a.kind == "prompt" and a.summary["option"] == "Isolate Host"
+                   for a in v.state.runs[0].outcome.actions)
+        assert "WORKSTATION-042" in sim.state()["effects"]["crowdstrike"]["contained"]
+        assert v.pending_prompts == [] and not v.state.awaiting_prompt
+        assert "Analyst approved: Isolate Host (by bob)" in [c.text for c in v.state.comments]
+        assert [c.text for c in v.state.comments if c.author == "alice"] == [f"note {i}" for i in range(sent)]
+        await h.execute_update("change", AnalystChange(user="alice", status=Status.CLOSED), result_type=ChangeAck)
+        done = await stack.result(r.container_id)
+        assert done.state.container.status == Status.CLOSED
+
+
+async def test_closing_a_container_cancels_the_run_it_was_handed(small_history_env, task_queue, assets_file, sim):
+    """An analyst closes the container while a handed-over run still waits: the run is cancelled by id and
+    nothing is isolated."""
+    env = small_history_env
+    async with run_stack(env.client, task_queue, assets_file) as stack:
+        r = await stack.start(edr_alert())
+        v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts, timeout=60, what="the prompt")
+        p = v.pending_prompts[0]
+        h = stack.handle(r.container_id)
+        await changes_until_continued(env, h, 1)
+        await h.execute_update("change", AnalystChange(user="alice", status=Status.CLOSED), result_type=ChangeAck)
+        done = await stack.result(r.container_id)
+        assert done.state.container.status == Status.CLOSED and done.pending_prompts == []
+        assert [run.status for run in done.state.runs] == [RunStatus.CANCELLED]
+        top = env.client.get_workflow_handle(done.state.runs[0].workflow_id)
+
+        async def cancelled() -> bool:  # the request reaches the run within moments of the close
+            return (await top.describe()).status == WorkflowExecutionStatus.CANCELED
+        await assert_eventually(cancelled, 30, "the handed-over run cancelled")
+        with pytest.raises(Exception):
+            await stack.answer(p.workflow_id, p.id, "Isolate Host")
+        assert sim.state()["effects"].get("crowdstrike", {}).get("contained", []) == []

@@ -57,6 +57,9 @@ class PhantomPlaybook(ActsMixin, PromptsMixin, ChildrenMixin):
     @workflow.run
     async def run(self, inp: PlaybookInput) -> PlaybookOutcome:
         """Run the playbook version the input names."""
+        return await self.reporting(inp, self._run(inp))
+
+    async def _run(self, inp: PlaybookInput) -> PlaybookOutcome:
         self.src = version(inp.playbook_sha256) if inp.playbook_sha256 else None
         src = self.src
         self.meta = PlaybookMeta(name=inp.playbook or "phantom", title=src.title if src else inp.playbook,
