@@ -6,7 +6,9 @@ waiting when the new code was deployed. `python -m tests.histories.record phanto
 the brief's Phantom playbooks (examples/phantom), including a run waiting on its prompt; their sources are
 the examples, which the replay test's registry loads (tests/conftest.py). `--notifications` records with
 prompt notifications on (to the simulator's sinks), so the container histories hold `soar.notify` activities
-(`python -m tests.histories.record notify --notifications`).
+(`python -m tests.histories.record notify --notifications`). `--handover` records a container that
+continues-as-new twice while its containment run waits on the prompt, then the answer in its third run
+(`python -m tests.histories.record handover --handover`): every run of the container and the playbook.
 """
 
 from __future__ import annotations
@@ -152,8 +154,53 @@ async def phantom(prefix: str) -> None:
     sim.stop()
 
 
+async def handover(prefix: str) -> None:
+    """A prompt waiting across two continue-as-new of its container (workflows/container_runs.py)."""
+    from workflows.messages import AnalystChange, ChangeAck
+
+    sim = ServerThread(create_app(ldap_port=0)).start()
+    tmp = Path(tempfile.mkdtemp())
+    assets = write_assets(tmp / "assets.json", example_assets(sim.url, sim.app.state.ldap.port))
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter, dev_server_log_level="error",
+        dev_server_extra_args=[*dev_server_dynamic_config_args(), "--dynamic-config-value",
+                               "limit.historyCount.suggestContinueAsNew=60"]) as env:
+        async with run_stack(env.client, "history-tq", assets) as stack:
+            cid = (await stack.start(c("edr", {"sourceHostName": "WORKSTATION-042", "sourceUserName": "jdoe"}))
+                   ).container_id
+            v = await stack.wait_for(cid, lambda v: v.pending_prompts, timeout=60)
+            h = stack.handle(cid)
+            for i in range(200):
+                await h.execute_update("change", AnalystChange(user="alice", comment=f"note {i}"),
+                                       result_type=ChangeAck)
+                if len([w async for w in env.client.list_workflows(f"WorkflowId = '{h.id}'")]) > 2:
+                    break
+            await answer(env.client, v.pending_prompts[0], "Isolate Host")
+            await stack.wait_for(cid, lambda v: all(r.status != "running" for r in v.state.runs), timeout=60)
+            await h.execute_update("change", AnalystChange(user="alice", status="closed"), result_type=ChangeAck)
+            await stack.result(cid)
+            runs = sorted([w async for w in env.client.list_workflows("WorkflowType != 'x'")],
+                          key=lambda w: w.start_time)
+            n = 0
+            for wf in runs:
+                if cid not in wf.id:
+                    continue
+                hist = await env.client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
+                part = ""
+                if wf.workflow_type == "ContainerWorkflow":
+                    n += 1
+                    part = f"_run{n}"
+                write_history(HERE / f"{prefix}prompt_across{part}__{wf.workflow_type}.json", wf.id, hist.to_json())
+    sim.stop()
+
+
 if __name__ == "__main__":
     import sys
+
+    if "--handover" in sys.argv:
+        asyncio.run(handover(f"{sys.argv[1]}_" if len(sys.argv) > 2 else ""))
+        sys.exit(0)
 
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     asyncio.run(main(f"{args[0]}_" if args else "", phantom_only="--phantom" in sys.argv,
