@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,6 +23,7 @@ from core.approvals import Kind, Signer, claims_for, load_signer
 from core.config.users import User, UserDirectory
 from core.errors import ConfigError
 from core.models import AuditEvent, AuditKind, PlaybookOutcome, Prompt, PromptAck, PromptResponse, PromptState
+from core.prometheus import observe_prompt_response
 from core.settings import Settings
 from workflows.ids import container_workflow_id, parse_prompt_id
 
@@ -68,6 +69,14 @@ async def find_prompt(client: Client, prompt_id: str) -> Prompt | None:
     if found is None:
         raise HTTPException(404, f"no prompt {pid}")
     return found
+
+
+def answered(request: Request, prompt_id: str, ack: PromptAck) -> None:
+    """After a delivered answer: the response-time metric, and a decided prompt off the fresh list at once
+    (api/prompt_feed.py)."""
+    observe_prompt_response(ack.waited_s)
+    if ack.decided:
+        request.app.state.board.closed(prompt_id)
 
 
 async def answer(client: Client, settings: Settings, user: User, prompt_id: str, option: str, comment: str = "",

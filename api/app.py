@@ -13,6 +13,7 @@ from api.assets import ingest_routes
 from api.board_follower import BoardFollower
 from api.console import install as install_console
 from api.errors import install as install_errors
+from api.prompt_feed import PromptFeed
 from api.routers import include_routers
 from api.runs import OutcomeCache, PrometheusRefresh
 from api.temporal_client import LazyClient
@@ -30,7 +31,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         warm = asyncio.create_task(_warm_routes(app))  # the first containers need no matching activity either
-        app.state.board.start()  # the fresh prompt list (api/board_follower.py)
+        app.state.board.start()  # the fresh prompt list (api/prompt_feed.py)
         yield
         warm.cancel()
         await app.state.board.stop()
@@ -41,7 +42,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     # Users are checked at start: a public demo token outside dev mode stops the API (ConfigError).
     app.state.users = load_users(settings.users_file, dev_mode=settings.dev_mode)
     app.state.temporal = LazyClient(settings, client)
-    app.state.board = BoardFollower(app.state.temporal.client, settings.playbook_task_queue)
+    app.state.board = PromptFeed(app.state.temporal.client,
+                                 BoardFollower(app.state.temporal.client, settings.playbook_task_queue))
     # The Phantom playbooks of this deployment's directory (a broken file stops the API as it stops the
     # worker: file, line and fix), so triggers, the catalogue and /rest/playbook_run know their names.
     load_phantom_playbooks(settings)

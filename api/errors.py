@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import ConfigError
+from workflows.messages import PROMPT_FEED_PATH
 
 log = logging.getLogger("soar.api")
 
@@ -45,7 +46,7 @@ def rpc_error(e: RPCError, what: str) -> HTTPException:
     return HTTPException(503, f"Temporal error ({e.status.name if e.status else 'unknown'}); retry shortly")
 
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/docs", "/openapi.json", "/redoc"}
+PUBLIC_PATHS = {"/healthz", "/readyz", "/docs", "/openapi.json", "/redoc", PROMPT_FEED_PATH}
 
 
 def _loc(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -181,6 +181,7 @@ class Stack:
             "SOAR_DEV_MODE": "1",  # the demo tokens (bench/common.py), as `soar dev` accepts them
             "SOAR_PLAYBOOK_TASK_QUEUE": PLAYBOOK_QUEUE,
             "SOAR_DATA_DIR": str(self.dir / "data"),
+            "SOAR_API_URL": self.api_url,  # the worker's prompt hints (api/prompt_feed.py)
             "SOAR_PHANTOM_PLAYBOOKS_DIR": str(ROOT / "bench" / "phantom"),  # the bench-only playbooks
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",

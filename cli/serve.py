@@ -121,6 +121,8 @@ def register(app: typer.Typer) -> None:
             s = _demo_notifications(s, env)
         _check_config(s)
         env.setdefault("SOAR_TEMPORAL_ADDRESS", f"127.0.0.1:{s.dev_server_port}")
+        api_host = "127.0.0.1" if s.api_host in ("0.0.0.0", "::") else s.api_host
+        env.setdefault("SOAR_API_URL", f"http://{api_host}:{s.api_port}")  # the worker's prompt hints
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         py = sys.executable
         procs: list[tuple[str, subprocess.Popen[bytes]]] = []

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
                                         description="A new container's serialised size in history; the rest is "
                                                     "stored aside (GET /api/v1/blobs/<sha256>)")
     api_url: str = "http://127.0.0.1:8000"
+    prompt_feed: bool = Field(default=True, description="Workers tell the API at `api_url` of each prompt the "
+                                                        "moment it opens (the fresh prompt list, api/prompt_feed.py)")
     api_token: SecretStr | None = None  # used by the CLI's analyst commands
     public_url: str = Field(default="http://127.0.0.1:8000",
                             description="Where analysts reach the API and console (links in notifications)")

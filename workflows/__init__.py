@@ -23,16 +23,19 @@ def all_workflows() -> list[type]:
 
 
 def platform_activities(store: AssetStore, settings: Settings) -> list[Callable[..., Any]]:
-    """The platform's own activities (trigger matching, asset routes, prompt notifications).
+    """The platform's own activities (trigger matching, asset routes, prompt notifications, the prompt feed).
 
     Raises:
         ConfigError: notifications.json is invalid or names a secret that cannot be resolved.
     """
     from activities.notify import NotifyActivities
+    from activities.prompt_feed import PromptFeedSender
     from core.config.notifications import NotificationFile
     from workflows.platform import PlatformActivities
     from workflows.registry import PLAYBOOKS
 
     notifications = NotificationFile(settings.notifications_file, PLAYBOOKS.keys())
     notifications.get().check_secrets()  # a broken file or an unset variable stops the worker here
-    return PlatformActivities(store, settings, notifications).all() + NotifyActivities(settings, notifications).all()
+    feed = PromptFeedSender(settings.api_url if settings.prompt_feed else None)
+    return (PlatformActivities(store, settings, notifications).all() + NotifyActivities(settings, notifications).all()
+            + feed.all())

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError, FailureError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ChildWorkflowError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from core.models import (
@@ -25,11 +27,25 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import board
     from workflows.ids import playbook_search_attributes, playbook_workflow_id
-    from workflows.messages import RunEnded
-    from workflows.versions import NESTED_IN_ONE_TASK, publishes_to_board
+    from workflows.messages import PromptHint, RunEnded
+    from workflows.versions import ANNOUNCES_PROMPTS, NESTED_IN_ONE_TASK, publishes_to_board
 
 if TYPE_CHECKING:
     from workflows.playbook import Playbook, PlaybookMeta
+
+ANNOUNCE_TIMEOUT = timedelta(seconds=5)
+
+
+async def _announce(workflow_ids: list[str]) -> None:
+    """Tell the API's prompt feed (activities/prompt_feed.py); its failure is never the run's problem."""
+    if not workflow_ids:
+        return
+    try:
+        await workflow.execute_local_activity(
+            "soar.announce_prompts", PromptHint(workflow_ids=workflow_ids), start_to_close_timeout=ANNOUNCE_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_attempts=1))
+    except ActivityError as e:
+        workflow.logger.info("prompt feed not told: %s", e)
 
 
 class ChangesMixin:
@@ -132,7 +148,10 @@ class ChangesMixin:
         event.run = workflow.info().workflow_id
         handle = workflow.get_external_workflow_handle(self.inp.container_workflow_id)
         opened = event.prompts_opened if publishes_to_board(self.inp.version) else []
-        await asyncio.gather(handle.signal("apply_event", event), board.publish(opened, []))  # one task for both
+        announced = sorted({p.workflow_id for p in event.prompts_opened}) \
+            if self.inp.version >= ANNOUNCES_PROMPTS else []
+        await asyncio.gather(handle.signal("apply_event", event), board.publish(opened, []),  # one task for all
+                             _announce(announced))
 
     @staticmethod
     def _is_empty(e: ContainerEvent) -> bool:

@@ -97,6 +97,15 @@ class RunEnded(BaseModel):
     error: str | None = Field(default=None, description="Why it failed, when it has no outcome")
 
 
+PROMPT_FEED_PATH = "/internal/v1/prompt-feed"  # where workers post `PromptHint`s (api/routers/feed.py)
+
+
+class PromptHint(BaseModel):
+    """Runs that just opened prompts, for the API's fresh prompt list (activities/prompt_feed.py)."""
+
+    workflow_ids: list[str]
+
+
 class MoreAlert(BaseModel):
     """The same alert again, with content: its artifacts are merged (deduplicated) and its playbooks run."""
 

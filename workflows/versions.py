@@ -23,8 +23,12 @@ from __future__ import annotations
 #      workflow, each awaited by the run (the close before the run's next step: the analyst's decision waited
 #      for it, 389 ms p50 to the action instead of about 50), cost more than the freshness it bought (p99 4.3 s
 #      against 3.9 s for visibility alone under the scenario-7 load). Version-1 runs keep publishing.
-PLAYBOOK_VERSION = 2
+#   3: a run that opens a prompt tells the API which run to look at, by a local activity in the same workflow
+#      task as the container's signal (`soar.announce_prompts`, a marker event; no extra task): the API reads the
+#      prompt from the run's memo by DescribeWorkflowExecution and lists it before visibility has indexed it.
+PLAYBOOK_VERSION = 3
 LOCAL_LOOKUPS = CACHE_BEFORE_QUOTA = NESTED_IN_ONE_TASK = 1
+ANNOUNCES_PROMPTS = 3
 
 
 def publishes_to_board(version: int) -> bool:

@@ -14,14 +14,13 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from temporalio.client import Client
 
-from api.answers import answer, find_prompt
+from api.answers import answer, answered, find_prompt
 from api.console.render import page
 from api.console.session import ConsoleSession, Session, check_csrf, flash
 from api.deps import ClientDep
 from api.routers.containers import container_filter, summary
 from api.service import pending_prompt_page, visibility_page
 from core.models import Prompt, PromptState
-from core.prometheus import observe_prompt_response
 from workflows.ids import parse_prompt_id
 
 router = APIRouter()
@@ -124,7 +123,7 @@ async def answer_prompt(prompt_id: str, request: Request, session: ConsoleSessio
         if e.status_code not in SHOWN_ERRORS:
             raise
         return await _prompt_page(request, session, client, prompt_id, error=e)
-    observe_prompt_response(ack.waited_s)
+    answered(request, prompt_id, ack)
     cid = p.container_id if p else prompt_id.split(".", 1)[0]
     done = (f"Your answer \"{option}\" is recorded: {ack.next_step}." if ack.decided else
             f"Your approval of \"{option}\" is recorded ({ack.approvals} of {ack.quorum}); {ack.next_step}.")

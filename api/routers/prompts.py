@@ -5,12 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.answers import answer, delegate, withdraw
+from api.answers import answer, answered, delegate, withdraw
 from api.auth import Analyst, Reader, directory
 from api.deps import ClientDep
 from api.service import Page, PendingPrompt, pending_prompt_page
 from core.models import PromptAck
-from core.prometheus import observe_prompt_response
 
 router = APIRouter(prefix="/api/v1/prompts", tags=["prompts"])
 
@@ -32,7 +31,7 @@ async def list_prompts(request: Request, user: Reader, client: ClientDep,
                        state: str = Query("pending", pattern="^pending$"),
                        page_size: int = Query(100, ge=1, le=1000), page_token: str | None = None) -> PromptList:
     """Every pending prompt: id, container, playbook, role, message, options, deadline, time left. The first
-    page leads with prompts opened in the last minutes that visibility does not list yet (`workflows.board`)."""
+    page leads with prompts opened in the last minute that visibility does not list yet (`api.prompt_feed`)."""
     rows, next_token = await pending_prompt_page(client, user, page_size, page_token, request.app.state.board.view())
     return PromptList(count=len(rows), data=rows, next_page_token=next_token)
 
@@ -48,7 +47,7 @@ async def respond(prompt_id: str, body: ResponseIn, request: Request, user: Anal
     request is idempotent."""
     source = request.client.host if request.client else None
     ack = await answer(client, request.app.state.settings, user, prompt_id, body.option, body.comment, source)
-    observe_prompt_response(ack.waited_s)
+    answered(request, prompt_id, ack)
     return ack
 
 

@@ -26,14 +26,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.answers import answer, audit_refusal, find_prompt
+from api.answers import answer, answered, audit_refusal, find_prompt
 from api.auth import directory
 from api.deps import ClientDep
 from core.config.notifications import NotificationFile, Notifications, SlackChannel
 from core.config.users import User
 from core.errors import ConfigError
 from core.notice import SLACK_ACTION_PREFIX, verify_slack
-from core.prometheus import observe_prompt_response
 
 router = APIRouter(prefix="/api/v1/integrations/slack", tags=["integrations"])
 audit_log = logging.getLogger("soar.audit")
@@ -114,7 +113,7 @@ async def interactions(request: Request, client: ClientDep) -> JSONResponse:
         raise HTTPException(403, f"Slack member {slack_id} is not mapped to a SOAR user; add \"slack_user_id\": "
                                  f"\"{slack_id}\" to their entry in users.json")
     ack = await answer(client, request.app.state.settings, user, prompt_id, option, source=f"slack:{slack_id}")
-    observe_prompt_response(ack.waited_s)
+    answered(request, prompt_id, ack)
     text = f"{user.name} answered \"{option}\": {ack.next_step}"
     _follow_up(notifications(request), payload, text)
     return JSONResponse(SlackAnswer(text=text).model_dump())

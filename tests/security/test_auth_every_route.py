@@ -21,6 +21,9 @@ from tests.security.conftest import EXTRA_TOKENS
 
 # Open by design: liveness/readiness probes and the API description.
 PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# Open by design too: the workers' prompt hints carry only workflow ids, which the API reads from Temporal
+# itself, so a forged hint lists nothing (tests/api/test_prompt_feed.py).
+HINTS = {("POST", "/internal/v1/prompt-feed")}
 # CORS preflight of the codec endpoints: browsers never send credentials on a preflight.
 PREFLIGHT = {("OPTIONS", "/codec/encode"), ("OPTIONS", "/codec/decode")}
 # The only route that takes `?token=` (Splunk webhooks cannot send headers).
@@ -72,7 +75,7 @@ def console_routes(app: FastAPI) -> set[tuple[str, str]]:
 
 def protected(app: FastAPI) -> list[tuple[str, str]]:
     return sorted(r for r in every_route(app) if r[1] not in PUBLIC and r not in PREFLIGHT and r not in SIGNED
-                  and not r[1].startswith("/console"))
+                  and r not in HINTS and not r[1].startswith("/console"))
 
 
 def url(path: str) -> str:
@@ -109,7 +112,7 @@ async def test_every_route_is_known_and_described(api):
     routes = every_route(app)
     assert openapi_routes(app) <= routes
     assert {r for r in routes if r not in PREFLIGHT and r[1] not in PUBLIC} == \
-        set(protected(app)) | SIGNED | console_routes(app)
+        set(protected(app)) | SIGNED | HINTS | console_routes(app)
     hidden = {r for r in routes - openapi_routes(app) if r[1] not in PUBLIC}
     assert hidden <= PREFLIGHT | console_routes(app), \
         f"routes missing from the OpenAPI description: {sorted(hidden - PREFLIGHT - console_routes(app))}"

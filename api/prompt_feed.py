@@ -1,0 +1,142 @@
+"""The fresh prompt list: prompts opened in the last minute, read from Temporal the moment a worker says
+which run opened them, so `GET /api/v1/prompts` lists a prompt before the visibility index does.
+
+A run that opens a prompt (version 3, workflows/versions.py) queues its workflow id in the worker
+(activities/prompt_feed.py), which posts it to `POST /internal/v1/prompt-feed`. The API does not take the
+hint's word for anything: it reads the run with DescribeWorkflowExecution, whose memo is the run's mutable
+state (current as soon as the run's workflow task completed; the visibility index may lag seconds behind)
+and keeps the pending prompts the memo holds. A forged hint can make the API describe a workflow id of
+its own namespace, never list a prompt Temporal does not hold; the route bounds how many reads may be under
+way. With several API replicas, each knows the prompts hinted to it; the others list them from visibility.
+
+A prompt leaves this list when it is answered through this API, when its deadline passes, or `FRESH_S`
+after it opened: by then visibility lists it (or, closed meanwhile by another path, no longer does).
+The board follower (v1 runs that still publish to the prompt board) is merged in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.board_follower import BoardFollower
+from core.models import Prompt, PromptState
+from workflows.board import BoardView
+
+log = logging.getLogger("soar.api.prompt_feed")
+FRESH_S = 60.0
+MAX_OPEN = 2000  # prompts kept (the oldest go first)
+MAX_READING = 200  # runs being read at once; hints beyond are dropped (visibility lists their prompts)
+# The hint leaves the worker while the run's workflow task is still completing (the memo is written when it
+# completes): read again shortly until the memo shows the prompt.
+READ_DELAYS_S = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+WORKFLOW_ID_RE = re.compile(r"^playbook/[A-Za-z0-9_.:/-]{1,300}$")
+
+
+class PromptFeed:
+    """Prompts hinted by workers and read from Temporal, plus the board follower's."""
+
+    def __init__(self, client: Callable[[], Awaitable[Client]], follower: BoardFollower | None = None) -> None:
+        self._client, self._follower = client, follower
+        self._opened: dict[str, Prompt] = {}
+        self._closed: dict[str, datetime] = {}
+        self._reading: dict[str, asyncio.Task[None]] = {}
+        self.read = 0  # hints that gave prompts (metrics, tests)
+
+    def start(self) -> None:
+        """Start following the board (the API's lifespan)."""
+        if self._follower is not None:
+            self._follower.start()
+
+    async def stop(self) -> None:
+        """Stop reading and following."""
+        for t in self._reading.values():
+            t.cancel()
+        await asyncio.gather(*self._reading.values(), return_exceptions=True)
+        if self._follower is not None:
+            await self._follower.stop()
+
+    def hint(self, workflow_ids: list[str]) -> int:
+        """Read these runs' prompts in the background; how many hints were taken."""
+        taken = 0
+        for wid in dict.fromkeys(workflow_ids):
+            if not WORKFLOW_ID_RE.match(wid) or wid in self._reading or len(self._reading) >= MAX_READING:
+                continue
+            self._reading[wid] = asyncio.create_task(self._read(wid))
+            taken += 1
+        return taken
+
+    async def _read(self, wid: str) -> None:
+        try:
+            await self._read_once_there(wid)
+        finally:
+            self._reading.pop(wid, None)
+
+    async def _read_once_there(self, wid: str) -> None:
+        for delay in READ_DELAYS_S:
+            await asyncio.sleep(delay)
+            try:
+                client = await self._client()
+                desc = await client.get_workflow_handle(wid).describe(rpc_timeout=timedelta(seconds=5))
+                memo = await desc.memo()
+            except RPCError as e:
+                if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                    return  # no such run: a stale or forged hint
+                continue
+            except Exception as e:  # noqa: BLE001 - Temporal unreachable or a memo we cannot decode: give up
+                log.info("prompt feed could not read %s: %s", wid, type(e).__name__)
+                return
+            prompts = self._prompts_of(wid, memo.get("prompts"))
+            if prompts:
+                for p in prompts:
+                    if p.id not in self._closed:
+                        self._opened[p.id] = p
+                self.read += 1
+                self._cap()
+                return
+
+    @staticmethod
+    def _prompts_of(wid: str, rows: object) -> list[Prompt]:
+        out = []
+        for row in rows if isinstance(rows, list) else []:
+            try:
+                p = Prompt.model_validate(row)
+            except ValidationError:
+                continue
+            if p.workflow_id == wid and p.state == PromptState.PENDING:
+                out.append(p)
+        return out
+
+    def closed(self, prompt_id: str) -> None:
+        """This API delivered the prompt's decision: leave it out even while visibility still lists it."""
+        self._opened.pop(prompt_id, None)
+        self._closed[prompt_id] = datetime.now(UTC)
+
+    def view(self) -> BoardView:
+        """The fresh prompts still open and the recent closings (with the board's, for v1 runs)."""
+        now = datetime.now(UTC)
+        cutoff = now - timedelta(seconds=FRESH_S)
+        for pid in [pid for pid, p in self._opened.items() if p.created < cutoff or p.deadline < now]:
+            del self._opened[pid]
+        for pid in [pid for pid, at in self._closed.items() if at < cutoff]:
+            del self._closed[pid]
+        opened, closed = dict(self._opened), list(self._closed)
+        board = self._follower.view() if self._follower is not None else None
+        if board is not None:
+            closed += [pid for pid in board.closed if pid not in self._closed]
+            for p in board.opened:
+                opened.setdefault(p.id, p)
+        return BoardView(opened=sorted((p for p in opened.values() if p.id not in closed),
+                                       key=lambda p: p.created, reverse=True), closed=closed)
+
+    def _cap(self) -> None:
+        if len(self._opened) > MAX_OPEN:
+            for old in sorted(self._opened.values(), key=lambda p: p.created)[: len(self._opened) - MAX_OPEN]:
+                del self._opened[old.id]
