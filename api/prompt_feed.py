@@ -9,6 +9,10 @@ and keeps the pending prompts the memo holds. A forged hint can make the API des
 its own namespace, never list a prompt Temporal does not hold; the route bounds how many reads may be under
 way. With several API replicas, each knows the prompts hinted to it; the others list them from visibility.
 
+The first page of the list also keeps its last visibility listing for a few seconds (`first_page`): when the
+visibility store is slow to answer (SQLite under a burst of writes took over a second), the list answers
+from that listing, at most `LISTING_MAX_AGE_S` old and merged with the fresh prompts, instead of waiting.
+
 A prompt leaves this list when it is answered through this API, when its deadline passes, or `FRESH_S`
 after it opened: by then visibility lists it (or, closed meanwhile by another path, no longer does).
 The board follower (v1 runs that still publish to the prompt board) is merged in.
@@ -23,11 +27,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.board_follower import BoardFollower
 from core.models import Prompt, PromptState
+from core.prometheus import observe_prompt_feed
 from workflows.board import BoardView
 
 log = logging.getLogger("soar.api.prompt_feed")
@@ -37,6 +42,9 @@ MAX_READING = 200  # runs being read at once; hints beyond are dropped (visibili
 # The hint leaves the worker while the run's workflow task is still completing (the memo is written when it
 # completes): read again shortly until the memo shows the prompt.
 READ_DELAYS_S = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+LISTING_WAIT_S = 0.3  # how long the first page waits for visibility before it answers from the last listing
+LISTING_MAX_AGE_S = 5.0  # a last listing older than this is not used (the page waits for visibility)
+Listing = tuple[list[WorkflowExecution], str | None]
 WORKFLOW_ID_RE = re.compile(r"^playbook/[A-Za-z0-9_.:/-]{1,300}$")
 
 
@@ -49,6 +57,8 @@ class PromptFeed:
         self._closed: dict[str, datetime] = {}
         self._reading: dict[str, asyncio.Task[None]] = {}
         self.read = 0  # hints that gave prompts (metrics, tests)
+        self._listing: dict[int, tuple[float, Listing]] = {}  # page size -> (monotonic time, last listing)
+        self._listing_task: dict[int, asyncio.Task[Listing]] = {}
 
     def start(self) -> None:
         """Start following the board (the API's lifespan)."""
@@ -67,7 +77,10 @@ class PromptFeed:
         """Read these runs' prompts in the background; how many hints were taken."""
         taken = 0
         for wid in dict.fromkeys(workflow_ids):
-            if not WORKFLOW_ID_RE.match(wid) or wid in self._reading or len(self._reading) >= MAX_READING:
+            if not WORKFLOW_ID_RE.match(wid) or wid in self._reading:
+                continue
+            if len(self._reading) >= MAX_READING:
+                observe_prompt_feed("dropped")
                 continue
             self._reading[wid] = asyncio.create_task(self._read(wid))
             taken += 1
@@ -88,6 +101,7 @@ class PromptFeed:
                 memo = await desc.memo()
             except RPCError as e:
                 if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                    observe_prompt_feed("gone")
                     return  # no such run: a stale or forged hint
                 continue
             except Exception as e:  # noqa: BLE001 - Temporal unreachable or a memo we cannot decode: give up
@@ -95,12 +109,15 @@ class PromptFeed:
                 return
             prompts = self._prompts_of(wid, memo.get("prompts"))
             if prompts:
+                now = datetime.now(UTC)
                 for p in prompts:
                     if p.id not in self._closed:
                         self._opened[p.id] = p
+                        observe_prompt_feed("listed", (now - p.created).total_seconds())
                 self.read += 1
                 self._cap()
                 return
+        observe_prompt_feed("empty")
 
     @staticmethod
     def _prompts_of(wid: str, rows: object) -> list[Prompt]:
@@ -113,6 +130,31 @@ class PromptFeed:
             if p.workflow_id == wid and p.state == PromptState.PENDING:
                 out.append(p)
         return out
+
+    async def first_page(self, page_size: int, fetch: Callable[[], Awaitable[Listing]]) -> Listing:
+        """The first page's visibility listing: `fetch()` (one at a time per page size, shared by concurrent
+        requests), or, when it takes longer than `LISTING_WAIT_S`, the last one if it is recent enough."""
+        task = self._listing_task.get(page_size)
+        if task is None:
+            task = asyncio.create_task(self._fetch(page_size, fetch))
+            self._listing_task[page_size] = task
+        last = self._listing.get(page_size)
+        loop = asyncio.get_running_loop()
+        if last is not None and loop.time() - last[0] < LISTING_MAX_AGE_S:
+            done, _ = await asyncio.wait({task}, timeout=LISTING_WAIT_S)
+            if not done:
+                return last[1]  # the fetch goes on and refreshes the listing for the next request
+        return await asyncio.shield(task)
+
+    async def _fetch(self, page_size: int, fetch: Callable[[], Awaitable[Listing]]) -> Listing:
+        try:
+            listing = await fetch()
+            self._listing[page_size] = (asyncio.get_running_loop().time(), listing)
+            if len(self._listing) > 8:  # a few page sizes are in use (API default, console)
+                self._listing.pop(next(iter(self._listing)))
+            return listing
+        finally:
+            self._listing_task.pop(page_size, None)
 
     def closed(self, prompt_id: str) -> None:
         """This API delivered the prompt's decision: leave it out even while visibility still lists it."""

@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.aside import StoredAside, fit
 from api.assets import ingest_routes
+from api.prompt_feed import PromptFeed
 from core.blobs import BlobStore
 from core.config.triggers import TriggerFile
 from core.config.users import User
@@ -28,7 +29,6 @@ from core.models import Artifact, Container, Prompt, Sensitivity, Severity
 from core.prometheus import observe_ingest
 from core.temporal import SA_CONTAINER_NUM, SA_KIND
 from core.visibility import Filter, is_safe, pending_prompts
-from workflows.board import BoardView
 from workflows.container import ContainerWorkflow
 from workflows.ids import CONTAINER_ID_RE, container_workflow_id
 from workflows.messages import ContainerView, TriggerMatch
@@ -237,20 +237,25 @@ async def _pending(wf: WorkflowExecution, user: User, now: datetime) -> list[Pen
 
 
 async def pending_prompt_page(client: Client, user: User, page_size: int, page_token: str | None,
-                              board: BoardView | None = None) -> tuple[list[PendingPrompt], str | None]:
+                              feed: PromptFeed | None = None) -> tuple[list[PendingPrompt], str | None]:
     """One page of the pending prompts (from the runs' memos: no query per run), as `user` sees them. With
-    `board` (the prompt board as the API follows it, `api.board_follower`), the first page also leads with the
-    prompts opened in the last minutes that the visibility index does not list yet, and a prompt closed
-    meanwhile is left out even while the index lags.
+    `feed` (the API's fresh prompt list, `api.prompt_feed`), the first page also leads with the prompts opened
+    in the last minute that the visibility index does not list yet, a prompt closed meanwhile is left out even
+    while the index lags, and a slow visibility store is answered from its last listing (a few seconds old).
 
     Raises:
         HTTPException: 422 for a page token this API did not issue.
     """
-    found, next_token = await visibility_page(client, pending_prompts(), page_size, page_token)
+    if feed is not None and page_token is None:
+        found, next_token = await feed.first_page(
+            page_size, lambda: visibility_page(client, pending_prompts(), page_size, None))
+    else:
+        found, next_token = await visibility_page(client, pending_prompts(), page_size, page_token)
     now = datetime.now(UTC)
     rows = [p for wf in found for p in await _pending(wf, user, now)]
-    if board is None:
+    if feed is None:
         return rows, next_token
+    board = feed.view()
     gone = set(board.closed)
     if page_token is None:  # the first page leads with the fresh prompts not listed yet
         listed = {p.id for p in rows}

@@ -81,6 +81,18 @@ def _epoch(iso_ts: str) -> float:
     return datetime.fromisoformat(iso_ts.replace("Z", "+00:00")).timestamp()
 
 
+async def _feed_counts(http: httpx.AsyncClient) -> dict[str, float]:
+    """The API's prompt feed counters and lag buckets, from its /metrics."""
+    r = await http.get("/metrics", headers=AUTOMATION)
+    out: dict[str, float] = {}
+    for line in r.text.splitlines() if r.status_code == 200 else []:
+        if line.startswith("soar_prompt_feed_hints_total{"):
+            out[line.split('outcome="')[1].split('"')[0]] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("soar_prompt_feed_lag_seconds_bucket{"):
+            out["le " + line.split('le="')[1].split('"')[0]] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
 async def freshness(stack: Stack, client: Client, http: httpx.AsyncClient, n: int, n_prompts: int,
                     concurrency: int, tag: str) -> Section:
     """POST n clean alerts and n_prompts EDR alerts (spread evenly) with `concurrency` in flight; measure how
@@ -100,6 +112,7 @@ async def freshness(stack: Stack, client: Client, http: httpx.AsyncClient, n: in
     while edr < n_prompts:
         bodies.append(edr_alert(f"{tag}-fresh", edr))
         edr += 1
+    feed0 = await _feed_counts(http)
     seen, stop = Seen(), asyncio.Event()
     pollers = [asyncio.create_task(_poll_api(http, seen, stop)),
                asyncio.create_task(_poll_visibility(client, seen, stop)),
@@ -141,6 +154,13 @@ async def freshness(stack: Stack, client: Client, http: httpx.AsyncClient, n: in
     sec.add("prompt opened -> in GET /api/v1/containers?awaiting_prompt=true (visibility through the API), p99",
             pct(list_d, 99), "s", baseline=v99, baseline_label="visibility alone, p99",
             note=f"p50 {pct(list_d, 50) or 0:.2f} s; {len(list_d)}/{n_prompts} listed within the wait")
+    feed1 = await _feed_counts(http)
+    feed = {k: feed1.get(k, 0) - feed0.get(k, 0) for k in feed1}
+    within = " / ".join(f"{feed.get(f'le {b}', 0):.0f}" for b in ("0.5", "1.0", "2.0"))
+    sec.add("prompts listed from the workers' hints (api/prompt_feed.py), within 0.5 / 1 / 2 s of opening",
+            feed.get("listed", 0), "prompts",
+            note=f"{within}; hints without a prompt {feed.get('empty', 0):.0f}, gone {feed.get('gone', 0):.0f}, "
+                 f"dropped {feed.get('dropped', 0):.0f}")
     answered = await bounded(len(seen.api), 10, lambda i: _answer(http, list(seen.api)[i]))
     sec.details = {"load": load, "post_s": round(posted_s, 1), "statuses": {str(s): statuses.count(s)
                                                                           for s in set(statuses)},

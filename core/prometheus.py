@@ -106,6 +106,11 @@ PROMPT_RESPONSE = Histogram(
 )
 ACTION_CACHE = Counter("soar_action_cache", "Read-only action answers by asset: hit, shared (in flight) or miss",
                        ["asset", "outcome"], registry=REGISTRY)
+PROMPT_FEED = Counter("soar_prompt_feed_hints", "Workers' prompt hints by outcome: listed (the run's memo held the "
+                      "prompt), empty (no pending prompt), gone (no such run), dropped (over the bound)",
+                      ["outcome"], registry=REGISTRY)
+PROMPT_FEED_LAG = Histogram("soar_prompt_feed_lag_seconds", "From a prompt's opening to the API listing it from a "
+                            "worker's hint", buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10), registry=REGISTRY)
 CONTAINERS_INGESTED = Counter("soar_containers_ingested", "Containers created by ingestion, by source",
                               ["source"], registry=REGISTRY)
 
@@ -114,6 +119,13 @@ CONTAINERS_INGESTED = Counter("soar_containers_ingested", "Containers created by
 def observe_ingest(source: str, count: int = 1) -> None:
     """Count containers ingested from `source` (e.g. `splunk`, `email`, `api`); not duplicates."""
     CONTAINERS_INGESTED.labels(source=source).inc(count)
+
+
+def observe_prompt_feed(outcome: str, lag_s: float | None = None) -> None:
+    """Count one prompt hint (`outcome`: listed | empty | gone | dropped) and, when listed, its lag."""
+    PROMPT_FEED.labels(outcome=outcome).inc()
+    if lag_s is not None:
+        PROMPT_FEED_LAG.observe(max(0.0, lag_s))
 
 
 def observe_cache(asset: str, outcome: str) -> None:

@@ -72,7 +72,7 @@ async def container_names(client: Client) -> dict[str, str]:
 
 @router.get("/")
 async def inbox(request: Request, session: ConsoleSession, client: ClientDep) -> Response:
-    board = request.app.state.board.view()  # fresh prompts first, as GET /api/v1/prompts
+    board = request.app.state.board  # fresh prompts first, as GET /api/v1/prompts
     (prompts, more), names = await asyncio.gather(pending_prompt_page(client, session.user, INBOX_MAX, None, board),
                                                   container_names(client))
     cards = [card(p, session, names) for p in sorted(prompts, key=lambda p: (p.deadline, p.id))]

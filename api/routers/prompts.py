@@ -32,7 +32,7 @@ async def list_prompts(request: Request, user: Reader, client: ClientDep,
                        page_size: int = Query(100, ge=1, le=1000), page_token: str | None = None) -> PromptList:
     """Every pending prompt: id, container, playbook, role, message, options, deadline, time left. The first
     page leads with prompts opened in the last minute that visibility does not list yet (`api.prompt_feed`)."""
-    rows, next_token = await pending_prompt_page(client, user, page_size, page_token, request.app.state.board.view())
+    rows, next_token = await pending_prompt_page(client, user, page_size, page_token, request.app.state.board)
     return PromptList(count=len(rows), data=rows, next_page_token=next_token)
 
 
