@@ -93,7 +93,7 @@ class PromptFeed:
             self._reading.pop(wid, None)
 
     async def _read_once_there(self, wid: str) -> None:
-        for delay in READ_DELAYS_S:
+        for n, delay in enumerate(READ_DELAYS_S, 1):
             await asyncio.sleep(delay)
             try:
                 client = await self._client()
@@ -101,7 +101,7 @@ class PromptFeed:
                 memo = await desc.memo()
             except RPCError as e:
                 if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-                    observe_prompt_feed("gone")
+                    observe_prompt_feed("gone", reads=n)
                     return  # no such run: a stale or forged hint
                 continue
             except Exception as e:  # noqa: BLE001 - Temporal unreachable or a memo we cannot decode: give up
@@ -113,11 +113,11 @@ class PromptFeed:
                 for p in prompts:
                     if p.id not in self._closed:
                         self._opened[p.id] = p
-                        observe_prompt_feed("listed", (now - p.created).total_seconds())
+                        observe_prompt_feed("listed", (now - p.created).total_seconds(), reads=n)
                 self.read += 1
                 self._cap()
                 return
-        observe_prompt_feed("empty")
+        observe_prompt_feed("empty", reads=len(READ_DELAYS_S))
 
     @staticmethod
     def _prompts_of(wid: str, rows: object) -> list[Prompt]:

@@ -88,6 +88,8 @@ async def _feed_counts(http: httpx.AsyncClient) -> dict[str, float]:
     for line in r.text.splitlines() if r.status_code == 200 else []:
         if line.startswith("soar_prompt_feed_hints_total{"):
             out[line.split('outcome="')[1].split('"')[0]] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("soar_prompt_feed_reads_total "):
+            out["reads"] = float(line.rsplit(" ", 1)[1])
         elif line.startswith("soar_prompt_feed_lag_seconds_bucket{"):
             out["le " + line.split('le="')[1].split('"')[0]] = float(line.rsplit(" ", 1)[1])
     return out
@@ -160,7 +162,7 @@ async def freshness(stack: Stack, client: Client, http: httpx.AsyncClient, n: in
     sec.add("prompts listed from the workers' hints (api/prompt_feed.py), within 0.5 / 1 / 2 s of opening",
             feed.get("listed", 0), "prompts",
             note=f"{within}; hints without a prompt {feed.get('empty', 0):.0f}, gone {feed.get('gone', 0):.0f}, "
-                 f"dropped {feed.get('dropped', 0):.0f}")
+                 f"dropped {feed.get('dropped', 0):.0f}; {feed.get('reads', 0):.0f} reads of runs (Describe)")
     answered = await bounded(len(seen.api), 10, lambda i: _answer(http, list(seen.api)[i]))
     sec.details = {"load": load, "post_s": round(posted_s, 1), "statuses": {str(s): statuses.count(s)
                                                                           for s in set(statuses)},

@@ -109,6 +109,8 @@ ACTION_CACHE = Counter("soar_action_cache", "Read-only action answers by asset: 
 PROMPT_FEED = Counter("soar_prompt_feed_hints", "Workers' prompt hints by outcome: listed (the run's memo held the "
                       "prompt), empty (no pending prompt), gone (no such run), dropped (over the bound)",
                       ["outcome"], registry=REGISTRY)
+PROMPT_FEED_READS = Counter("soar_prompt_feed_reads", "DescribeWorkflowExecution calls made for workers' prompt "
+                            "hints (a hint is read again until the run's memo shows its prompt)", registry=REGISTRY)
 PROMPT_FEED_LAG = Histogram("soar_prompt_feed_lag_seconds", "From a prompt's opening to the API listing it from a "
                             "worker's hint", buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10), registry=REGISTRY)
 CONTAINERS_INGESTED = Counter("soar_containers_ingested", "Containers created by ingestion, by source",
@@ -121,9 +123,11 @@ def observe_ingest(source: str, count: int = 1) -> None:
     CONTAINERS_INGESTED.labels(source=source).inc(count)
 
 
-def observe_prompt_feed(outcome: str, lag_s: float | None = None) -> None:
-    """Count one prompt hint (`outcome`: listed | empty | gone | dropped) and, when listed, its lag."""
+def observe_prompt_feed(outcome: str, lag_s: float | None = None, reads: int = 0) -> None:
+    """Count one prompt hint (`outcome`: listed | empty | gone | dropped), the reads it took and, when listed,
+    its lag."""
     PROMPT_FEED.labels(outcome=outcome).inc()
+    PROMPT_FEED_READS.inc(reads)
     if lag_s is not None:
         PROMPT_FEED_LAG.observe(max(0.0, lag_s))
 
