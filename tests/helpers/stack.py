@@ -91,3 +91,21 @@ async def run_stack(client: Client, task_queue: str, assets_file: Path,
         for t in tasks:
             t.cancel()
         await store.aclose()
+
+
+async def runs_of(client: Client, workflow_id: str) -> list[str]:
+    """The run ids of a workflow id, oldest first (each continue-as-new adds one)."""
+    runs = [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    return [w.run_id for w in sorted(runs, key=lambda w: w.start_time)]
+
+
+async def changes_until_continued(client: Client, handle: WorkflowHandle[Any, Any], at_least: int) -> int:
+    """Analyst comments on a container until it has continued-as-new `at_least` times; how many were sent
+    (on a server with a low continue-as-new suggestion, `small_history_env`)."""
+    from workflows.messages import AnalystChange, ChangeAck
+
+    for i in range(200):
+        await handle.execute_update("change", AnalystChange(user="alice", comment=f"note {i}"), result_type=ChangeAck)
+        if len(await runs_of(client, handle.id)) > at_least:
+            return i + 1
+    raise AssertionError(f"{handle.id} did not continue-as-new {at_least} times in 200 changes")

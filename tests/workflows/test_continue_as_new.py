@@ -6,27 +6,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from core.models import Artifact, Container, RunStatus, Severity, Status
-from core.temporal import SEARCH_ATTRIBUTES, dev_server_path
-from tests.helpers.stack import run_stack
+from tests.helpers.stack import changes_until_continued, run_stack, runs_of
 from tests.helpers.wait import assert_eventually
 from workflows.messages import AnalystChange, ChangeAck
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def small_history_env():
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter, dev_server_log_level="error",
-        dev_server_extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60"],
-    ) as env:
-        yield env
 
 
 async def test_container_continues_as_new_and_keeps_state(small_history_env, task_queue, tmp_path):
@@ -60,21 +46,6 @@ def edr_alert() -> Container:
                                                            "sourceAddress": "10.1.2.3"})])
 
 
-async def runs_of(env, wid: str) -> list[str]:
-    """The run ids of a workflow id, oldest first (each continue-as-new adds one)."""
-    runs = [w async for w in env.client.list_workflows(f"WorkflowId = '{wid}'")]
-    return [w.run_id for w in sorted(runs, key=lambda w: w.start_time)]
-
-
-async def changes_until_continued(env, h, at_least: int) -> int:
-    """Analyst comments until the container has continued-as-new `at_least` times; how many were sent."""
-    for i in range(200):
-        await h.execute_update("change", AnalystChange(user="alice", comment=f"note {i}"), result_type=ChangeAck)
-        if len(await runs_of(env, h.id)) > at_least:
-            return i + 1
-    raise AssertionError(f"{h.id} did not continue-as-new {at_least} times in 200 changes")
-
-
 async def test_a_prompt_waiting_across_continue_as_new_is_answered_in_the_next_run(small_history_env, task_queue,
                                                                                    assets_file, sim):
     """The run waiting on the analyst is handed to the container's next run: the prompt stays listed, the
@@ -85,8 +56,8 @@ async def test_a_prompt_waiting_across_continue_as_new_is_answered_in_the_next_r
         v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts, timeout=60, what="the prompt")
         p = v.pending_prompts[0]
         h = stack.handle(r.container_id)
-        sent = await changes_until_continued(env, h, 2)
-        first = env.client.get_workflow_handle(h.id, run_id=(await runs_of(env, h.id))[0])
+        sent = await changes_until_continued(env.client, h, 2)
+        first = env.client.get_workflow_handle(h.id, run_id=(await runs_of(env.client, h.id))[0])
         events = [e.event_type async for e in first.fetch_history_events()]
         assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
         v = await stack.view(r.container_id)
@@ -117,7 +88,7 @@ async def test_closing_a_container_cancels_the_run_it_was_handed(small_history_e
         v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts, timeout=60, what="the prompt")
         p = v.pending_prompts[0]
         h = stack.handle(r.container_id)
-        await changes_until_continued(env, h, 1)
+        await changes_until_continued(env.client, h, 1)
         await h.execute_update("change", AnalystChange(user="alice", status=Status.CLOSED), result_type=ChangeAck)
         done = await stack.result(r.container_id)
         assert done.state.container.status == Status.CLOSED and done.pending_prompts == []
