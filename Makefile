@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 # Scenario 4 at scale (issue 16): 5,000 containers waiting on prompts at once, worker RSS and deadline lateness;
-# about 30 minutes on a 2-core box: opening 5,000 takes 13-18 min here (4.7-6.4/s measured), then every
+# about 46 minutes on a 2-core box (2026-12-01): opening 5,000 took 20 min here (4.1/s), then every
 # deadline passes. RESPOND_IN must exceed the opening time or fewer than 5,000 wait at once (the row says so).
 # Smaller: make bench-scale WAITING=300 RESPOND_IN=120 SCALE_OUT=/tmp/scale.json
 WAITING ?= 5000

@@ -148,7 +148,7 @@ async def waiting(stack: Stack, client: Client, http: httpx.AsyncClient, n: int,
     waiting_then = sum(1 for a, b in spans if a <= t_list <= b)
     sec.add("prompts listed by GET /api/v1/prompts", listed, "", baseline=waiting_then,
             baseline_label="waiting at that moment", ratio=listed / waiting_then if waiting_then else None,
-            note="visibility pages, led by the prompt board's fresh prompts")
+            note="visibility pages, led by the prompt feed's fresh prompts (api/prompt_feed.py)")
     sec.add(f"GET /api/v1/prompts, first page of 100 (of {listed} listed)", pct(first_pages, 50), "ms",
             baseline=pct(first_pages, 0), baseline_label="fastest of 3")
     sec.add(f"page through every prompt ({pages} pages of 100)", pct(totals, 50), "s",
