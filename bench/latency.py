@@ -141,15 +141,19 @@ async def latency(stack: Stack, client: Client, http: httpx.AsyncClient, n: int,
         prompt_ids.append(pid)
         prompt_runs.append((t, pid.split(".")[0]))
     cpu1 = stack.cpu()
+    # overhead targets (p50, p95): the clean path's from the first build, the prompt's from issue 16
+    targets = {"POST -> clean alert closed": (250, None), "POST -> containment prompt opened": (200, 350)}
     for label, values in (("POST -> clean alert closed", closed), ("POST -> containment prompt opened", prompted)):
         ms = [v * 1000 for v in values]
         p50, p95 = pct(ms, 50), pct(ms, 95)
-        over = (p50 or 0) - CRITICAL_PATH_MS
+        over, over95 = (p50 or 0) - CRITICAL_PATH_MS, (p95 or 0) - CRITICAL_PATH_MS
+        t50, t95 = targets[label]
         sec.add(f"{label}: p50 ({n} alerts)", p50, "ms", baseline=CRITICAL_PATH_MS,
                 baseline_label="vendor critical path (VT 300 ms)", ratio=(p50 or 0) / CRITICAL_PATH_MS,
-                target="overhead <= 250 ms", met=over <= 250, note=f"overhead {over:.0f} ms")
+                target=f"overhead <= {t50} ms", met=over <= t50, note=f"overhead {over:.0f} ms")
         sec.add(f"{label}: p95", p95, "ms", baseline=CRITICAL_PATH_MS, baseline_label="vendor critical path",
-                note=f"overhead {(p95 or 0) - CRITICAL_PATH_MS:.0f} ms")
+                target=f"overhead <= {t95} ms" if t95 else "", met=over95 <= t95 if t95 else None,
+                note=f"overhead {over95:.0f} ms")
     paths = [await critical_path(client, t, cid) for _, t, cid in runs[:20]]
     common = [k for k in paths[0] if all(k in p for p in paths)] if paths else []  # shapes may differ at start
     breakdown = {k: round(pct([p[k] for p in paths], 50) or 0, 1) for k in common}
