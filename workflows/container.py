@@ -123,6 +123,8 @@ class ContainerWorkflow(RunsMixin):
             if self._finished():
                 break
             await workflow.wait_condition(workflow.all_handlers_finished)
+            if self._finished() or not self._should_continue_as_new():
+                continue  # an analyst closed it, or a run started, while the handlers finished
             if any(w not in self._handed for w in self._tasks):
                 await self._hand_over()  # runs in flight report to the next run (workflows/container_runs.py)
                 continue  # then look again: a run may have ended or started meanwhile
