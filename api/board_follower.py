@@ -31,7 +31,7 @@ from workflows.board import FRESH_S, MAX_FRESH, SIGNAL, BoardChange, BoardState,
 
 log = logging.getLogger("soar.api.board")
 RETRY_S = 2.0  # after an error (Temporal down, no board yet)
-PAGE = 1000  # events per page
+PAGE = 256  # events per page (the frontend's limit, frontend.historyMaxPageSize: more is cut to it, with a warning)
 POLL_TIMEOUT = timedelta(seconds=60)  # one long poll; the server answers sooner when an event arrives
 
 
