@@ -9,9 +9,10 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
-from core.models import Artifact, Container, RunStatus, Severity, Status
+from core.models import Container, RunStatus, Status
 from tests.helpers.stack import changes_until_continued, run_stack, runs_of
 from tests.helpers.wait import assert_eventually
+from tests.workflows.test_prompts import edr_alert
 from workflows.messages import AnalystChange, ChangeAck
 
 
@@ -38,12 +39,12 @@ async def test_container_continues_as_new_and_keeps_state(small_history_env, tas
         assert done.state.container.status == Status.CLOSED and len(done.state.comments) == 41
 
 
-def edr_alert() -> Container:
-    return Container(name="EDR: credential dumping", label="edr", severity=Severity.HIGH,
-                     source_data_identifier=f"can-edr-{uuid.uuid4().hex}",
-                     artifacts=[Artifact(name="host", cef={"sourceHostName": "WORKSTATION-042",
-                                                           "sourceUserName": "jdoe",
-                                                           "sourceAddress": "10.1.2.3"})])
+async def waiting_container(stack):
+    """An EDR container (tests/workflows/test_prompts.py) whose containment prompt waits: its start, the
+    prompt, and the container's handle."""
+    r = await stack.start(edr_alert())
+    v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts, timeout=60, what="the prompt")
+    return r, v.pending_prompts[0], stack.handle(r.container_id)
 
 
 async def test_a_prompt_waiting_across_continue_as_new_is_answered_in_the_next_run(small_history_env, task_queue,
@@ -52,10 +53,7 @@ async def test_a_prompt_waiting_across_continue_as_new_is_answered_in_the_next_r
     answer isolates the host, and the run's outcome lands in the new run (issue 15)."""
     env = small_history_env
     async with run_stack(env.client, task_queue, assets_file) as stack:
-        r = await stack.start(edr_alert())
-        v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts, timeout=60, what="the prompt")
-        p = v.pending_prompts[0]
-        h = stack.handle(r.container_id)
+        r, p, h = await waiting_container(stack)
         sent = await changes_until_continued(env.client, h, 2)
         first = env.client.get_workflow_handle(h.id, run_id=(await runs_of(env.client, h.id))[0])
         events = [e.event_type async for e in first.fetch_history_events()]
@@ -84,10 +82,7 @@ async def test_closing_a_container_cancels_the_run_it_was_handed(small_history_e
     nothing is isolated."""
     env = small_history_env
     async with run_stack(env.client, task_queue, assets_file) as stack:
-        r = await stack.start(edr_alert())
-        v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts, timeout=60, what="the prompt")
-        p = v.pending_prompts[0]
-        h = stack.handle(r.container_id)
+        r, p, h = await waiting_container(stack)
         await changes_until_continued(env.client, h, 1)
         await h.execute_update("change", AnalystChange(user="alice", status=Status.CLOSED), result_type=ChangeAck)
         done = await stack.result(r.container_id)
