@@ -52,6 +52,15 @@ def write_history(fname: Path, workflow_id: str, history_json: str) -> None:
 MAL_HASH = "deadbeef" + "2" * 56
 
 
+async def dev_server(*dynamic_config: str) -> WorkflowEnvironment:
+    """A dev server with our search attributes and dynamic config, plus `KEY=VALUE` dynamic config values."""
+    extra = [a for kv in dynamic_config for a in ("--dynamic-config-value", kv)]
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter, dev_server_log_level="error",
+        dev_server_extra_args=[*dev_server_dynamic_config_args(), *extra])
+
+
 def c(label: str, *cefs: dict[str, str]) -> Container:
     return Container(name=f"history {label}", label=label, severity=Severity.HIGH,
                      source_data_identifier=f"hist-{uuid.uuid4().hex}",
@@ -74,10 +83,7 @@ async def main(prefix: str, phantom_only: bool = False, notifications: bool = Fa
         path = tmp / "notifications.json"
         path.write_text(json.dumps(demo_notifications(sim.url, "127.0.0.1", sim.app.state.smtp.port)))
         extra["notifications_file"] = path
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter, dev_server_log_level="error",
-        dev_server_extra_args=dev_server_dynamic_config_args()) as env:
+    async with await dev_server() as env:
         async with run_stack(env.client, "history-tq", assets, **extra) as stack:
             scenarios = {
                 "phishing_malicious_url": c("phishing", {"requestURL": "http://malicious.example/login"}),
@@ -117,10 +123,7 @@ async def phantom(prefix: str) -> None:
     sim = ServerThread(create_app(ldap_port=0)).start()
     tmp = Path(tempfile.mkdtemp())
     assets = write_assets(tmp / "assets.json", phantom_assets(sim.url, sim.app.state.ldap.port))
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter, dev_server_log_level="error",
-        dev_server_extra_args=dev_server_dynamic_config_args()) as env:
+    async with await dev_server() as env:
         async with run_stack(env.client, "history-phantom-tq", assets) as stack:
             scenarios = {
                 "phishing_malicious_url": ("brief_phishing_triage_automation",
@@ -161,11 +164,7 @@ async def handover(prefix: str) -> None:
     sim = ServerThread(create_app(ldap_port=0)).start()
     tmp = Path(tempfile.mkdtemp())
     assets = write_assets(tmp / "assets.json", example_assets(sim.url, sim.app.state.ldap.port))
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(dev_server_path()), search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=pydantic_data_converter, dev_server_log_level="error",
-        dev_server_extra_args=[*dev_server_dynamic_config_args(), "--dynamic-config-value",
-                               "limit.historyCount.suggestContinueAsNew=60"]) as env:
+    async with await dev_server("limit.historyCount.suggestContinueAsNew=60") as env:
         async with run_stack(env.client, "history-tq", assets) as stack:
             cid = (await stack.start(c("edr", {"sourceHostName": "WORKSTATION-042", "sourceUserName": "jdoe"}))
                    ).container_id
