@@ -20,6 +20,7 @@ from core.config.users import User
 from core.models import Severity, Status
 from workflows.container import ContainerWorkflow
 from workflows.messages import AnalystChange, ContainerView, Reopen, RunPlaybookRequest
+from workflows.registry import PLAYBOOKS
 from workflows.starter import reopen_container
 
 REOPEN_ATTEMPTS = 25
@@ -125,6 +126,8 @@ async def start_playbook(request: Request, client: Client, user: User, container
     Raises:
         HTTPException: 403 (audited) without a role allowed to run it, 422 for an unknown playbook, 409 closed.
     """
+    if playbook not in PLAYBOOKS:  # said before the container's state: a closed container's answer would hide it
+        raise HTTPException(422, f"unknown playbook {playbook!r}; choose one of: {', '.join(sorted(PLAYBOOKS))}")
     h = container_handle(client, container_id)
     await require(request, client, user, container_id, [(Operation.RUN_PLAYBOOK, playbook)])
     try:
