@@ -33,9 +33,14 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     Without this the sandbox re-imports (and re-compiles) every workflow module for each new workflow
     instance: profiling showed that as the largest single cost per alert. Our workflow code keeps the
     sandbox's rules by convention (no I/O, workflow.now(), workflow.uuid4()) and the replay test.
+
+    `cryptography` verifies the analysts' signed approvals inside workflows (core/approvals.py). Its native
+    code imports `cryptography.exceptions` when a signature fails; through the sandbox that import was a
+    late re-import (a warning, and with warnings as errors a panic that aborted the worker process).
     """
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "core", "workflows", "phantom", "pydantic", "pydantic_core", "annotated_types", "typing_extensions"))
+        "core", "workflows", "phantom", "pydantic", "pydantic_core", "annotated_types", "typing_extensions",
+        "cryptography"))
 
 
 def load_store(settings: Settings) -> AssetStore:

@@ -16,6 +16,12 @@ from that listing, at most `LISTING_MAX_AGE_S` old and merged with the fresh pro
 A prompt leaves this list when it is answered through this API, when its deadline passes, or `FRESH_S`
 after it opened: by then visibility lists it (or, closed meanwhile by another path, no longer does).
 The board follower (v1 runs that still publish to the prompt board) is merged in.
+
+Paging: the first page shows the fresh prompts as they are at that moment, and its page token carries that
+moment; later pages leave out the prompts the list showed then (`view(at)`), not the ones it shows now. A
+prompt shown first that aged out of the list while the caller paged is therefore not listed again by
+visibility, and one that reached the list after the first page is listed where visibility puts it. The feed
+keeps what it listed for `PAGING_S` after it left the list, for callers that page slowly.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from workflows.board import BoardView
 
 log = logging.getLogger("soar.api.prompt_feed")
 FRESH_S = 60.0
-MAX_OPEN = 2000  # prompts kept (the oldest go first)
+PAGING_S = 300.0  # how long a page token's first page can be reconstructed (`view(at)`)
+MAX_OPEN = 4000  # prompts kept, listed or kept for paging (the oldest go first)
 MAX_READING = 200  # runs being read at once; hints beyond are dropped (visibility lists their prompts)
 # The hint leaves the worker while the run's workflow task is still completing (the memo is written when it
 # completes): read again shortly until the memo shows the prompt.
@@ -53,7 +60,9 @@ class PromptFeed:
 
     def __init__(self, client: Callable[[], Awaitable[Client]], follower: BoardFollower | None = None) -> None:
         self._client, self._follower = client, follower
+        self.fresh_s = FRESH_S  # how long a prompt stays on this list (tests shorten it)
         self._opened: dict[str, Prompt] = {}
+        self._seen: dict[str, datetime] = {}  # prompt id -> when this list first showed it (ours and the board's)
         self._closed: dict[str, datetime] = {}
         self._reading: dict[str, asyncio.Task[None]] = {}
         self.read = 0  # hints that gave prompts (metrics, tests)
@@ -113,6 +122,7 @@ class PromptFeed:
                 for p in prompts:
                     if p.id not in self._closed:
                         self._opened[p.id] = p
+                        self._seen.setdefault(p.id, now)
                         observe_prompt_feed("listed", (now - p.created).total_seconds(), reads=n)
                 self.read += 1
                 self._cap()
@@ -161,22 +171,33 @@ class PromptFeed:
         self._opened.pop(prompt_id, None)
         self._closed[prompt_id] = datetime.now(UTC)
 
-    def view(self) -> BoardView:
-        """The fresh prompts still open and the recent closings (with the board's, for v1 runs)."""
+    def view(self, at: datetime | None = None) -> BoardView:
+        """The fresh prompts still open and the recent closings (with the board's, for v1 runs). With `at` (a
+        page token's first page), the fresh prompts the list showed at that moment, less those closed since."""
         now = datetime.now(UTC)
-        cutoff = now - timedelta(seconds=FRESH_S)
-        for pid in [pid for pid, p in self._opened.items() if p.created < cutoff or p.deadline < now]:
-            del self._opened[pid]
-        for pid in [pid for pid, at in self._closed.items() if at < cutoff]:
-            del self._closed[pid]
-        opened, closed = dict(self._opened), list(self._closed)
+        self._prune(now)
+        when = min(at or now, now)
         board = self._follower.view() if self._follower is not None else None
+        opened, closed = dict(self._opened), list(self._closed)
         if board is not None:
             closed += [pid for pid in board.closed if pid not in self._closed]
             for p in board.opened:
                 opened.setdefault(p.id, p)
-        return BoardView(opened=sorted((p for p in opened.values() if p.id not in closed),
-                                       key=lambda p: p.created, reverse=True), closed=closed)
+                self._seen.setdefault(p.id, now)
+        cutoff = when - timedelta(seconds=self.fresh_s)
+        shown = (p for p in opened.values() if p.id not in closed and p.created >= cutoff and p.deadline >= when
+                 and self._seen.get(p.id, now) <= when)
+        return BoardView(opened=sorted(shown, key=lambda p: p.created, reverse=True), closed=closed)
+
+    def _prune(self, now: datetime) -> None:
+        """Forget what no page token can still ask about (`PAGING_S` after it left the list)."""
+        keep = now - timedelta(seconds=self.fresh_s + PAGING_S)
+        for pid in [pid for pid, p in self._opened.items() if p.created < keep or p.deadline < keep]:
+            del self._opened[pid]
+        for pid in [pid for pid, at in self._seen.items() if at < keep]:
+            del self._seen[pid]
+        for pid in [pid for pid, at in self._closed.items() if at < now - timedelta(seconds=self.fresh_s)]:
+            del self._closed[pid]
 
     def _cap(self) -> None:
         if len(self._opened) > MAX_OPEN:

@@ -246,23 +246,52 @@ async def pending_prompt_page(client: Client, user: User, page_size: int, page_t
     Raises:
         HTTPException: 422 for a page token this API did not issue.
     """
-    if feed is not None and page_token is None:
+    if feed is None:
+        found, next_token = await visibility_page(client, pending_prompts(), page_size, page_token)
+        now = datetime.now(UTC)
+        return [p for wf in found for p in await _pending(wf, user, now)], next_token
+    first_at, page_token = _feed_token(page_token)
+    if page_token is None:
         found, next_token = await feed.first_page(
             page_size, lambda: visibility_page(client, pending_prompts(), page_size, None))
     else:
         found, next_token = await visibility_page(client, pending_prompts(), page_size, page_token)
-    now = datetime.now(UTC)
-    rows = [p for wf in found for p in await _pending(wf, user, now)]
-    if feed is None:
-        return rows, next_token
-    board = feed.view()
+    rows = [p for wf in found for p in await _pending(wf, user, datetime.now(UTC))]
+    now = datetime.now(UTC)  # no await from here to the view: the first page is the feed as it is at `now`
+    first_at = first_at or now
+    board = feed.view(first_at)
     gone = set(board.closed)
+    next_token = _feed_token_for(next_token, first_at)
     if page_token is None:  # the first page leads with the fresh prompts not listed yet
         listed = {p.id for p in rows}
         fresh = [_row(p, user, now) for p in board.opened if p.id not in listed and p.id not in gone]
         return fresh + [p for p in rows if p.id not in gone], next_token
-    shown = {p.id for p in board.opened}  # later pages leave out what the first page showed from the board
+    shown = {p.id for p in board.opened}  # later pages leave out what the first page showed from the feed
     return [p for p in rows if p.id not in gone and p.id not in shown], next_token
+
+
+def _feed_token(page_token: str | None) -> tuple[datetime | None, str | None]:
+    """(the first page's moment, visibility's token) of a prompt page token (`_feed_token_for`)."""
+    if not page_token:
+        return None, None
+    raw = decode_page_token(page_token) or b"{}"
+    body = json.loads(raw)
+    try:
+        at = datetime.fromisoformat(body["feed_at"]).astimezone(UTC)
+        inner = body["visibility"]
+        if not isinstance(inner, str) or not inner:
+            raise TypeError
+    except (KeyError, TypeError, ValueError):
+        raise HTTPException(422, "page_token: not a prompt page token; pass next_page_token from the previous "
+                                 "page of GET /api/v1/prompts unchanged") from None
+    return at, inner
+
+
+def _feed_token_for(next_token: str | None, first_at: datetime) -> str | None:
+    """Visibility's next-page token with the first page's moment, so later pages leave out what it showed."""
+    if next_token is None:
+        return None
+    return encode_page_token(json.dumps({"feed_at": first_at.isoformat(), "visibility": next_token}).encode())
 
 
 async def visibility_page(client: Client, query: Filter, page_size: int,

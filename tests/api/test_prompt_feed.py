@@ -4,7 +4,10 @@ Temporal (the run's memo in its mutable state), not from the hint; visibility is
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from temporalio.api.enums.v1 import EventType
 
@@ -102,3 +105,58 @@ async def test_an_unreachable_api_costs_the_run_nothing(dev_env, task_queue, ass
         assert ack.decided
         v = await stack.wait_for(r.container_id, lambda v: v.state.runs[0].status != "running")
         assert v.state.runs[0].status == "success"
+
+
+async def test_paging_lists_each_prompt_once_while_fresh_prompts_age_out(dev_env, task_queue, assets_file, sim):
+    """The first page leads with the fresh prompts; later pages leave out what it showed, also once those
+    prompts left the fresh list while the analyst paged (`bench.run --only 4` listed 1,007 of 1,000 before)."""
+    port = free_port()
+    async with run_stack(dev_env.client, task_queue, assets_file, api_url=f"http://127.0.0.1:{port}") as stack:
+        app = create_app(stack.settings, client=dev_env.client)
+        srv = ServerThread(app, port=port).start()
+        try:
+            async with http(srv.url) as api:
+                feed: PromptFeed = app.state.board
+                ids, wids = set(), set()
+                for n in range(3):
+                    r = await stack.start(edr(f"WORKSTATION-31{n}"))
+                    v = await stack.wait_for(r.container_id, lambda v: v.pending_prompts)
+                    ids.add(v.pending_prompts[0].id)
+                    wids.add(v.pending_prompts[0].workflow_id)
+
+                async def fed_and_indexed() -> bool:
+                    on_feed = ids <= {p.id for p in feed.view().opened}
+                    q = "SoarKind='playbook' AND SoarAwaitingPrompt=true AND ExecutionStatus='Running'"
+                    listed = {w.id async for w in dev_env.client.list_workflows(q)}
+                    return on_feed and wids <= listed
+                await assert_eventually(fed_and_indexed, 20, "the three prompts on the feed and in visibility")
+
+                async def page_through(after_first_page: Callable[[], Awaitable[None]] | None = None) -> list[str]:
+                    listed: list[str] = []
+                    params: dict[str, str | int] = {"page_size": 1}
+                    while True:
+                        body = (await api.get("/api/v1/prompts", params=params, headers=auth("tier2"))).json()
+                        if not listed and after_first_page is not None:
+                            await after_first_page()
+                        listed += [row["id"] for row in body["data"]]
+                        if not body.get("next_page_token"):
+                            return [i for i in listed if i in ids]  # the dev server holds other tests' prompts
+                        params["page_token"] = body["next_page_token"]
+
+                first = await page_through()
+                assert sorted(first) == sorted(ids), first  # listed once each, by the feed on page 1
+
+                created = [p.created for p in feed.view().opened if p.id in ids]
+                assert len(created) == 3
+                feed.fresh_s = (datetime.now(UTC) - min(created)).total_seconds() + 2  # all fresh for 2 s more
+
+                async def age_out() -> None:  # the first page's fresh prompts leave the list while the analyst pages
+                    await asyncio.sleep((max(created) - min(created)).total_seconds() + 2.5)
+                slow = await page_through(age_out)
+                assert sorted(slow) == sorted(ids), slow
+                assert not ids & {p.id for p in feed.view().opened}
+                assert sorted(await page_through()) == sorted(ids)  # visibility alone, one per page
+                bad = await api.get("/api/v1/prompts", params={"page_token": "eyJ4IjogMX0="}, headers=auth("tier2"))
+                assert bad.status_code == 422 and "page_token" in bad.json()["detail"]
+        finally:
+            srv.stop()
