@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     # Worker
     worker_metrics_port: int | None = None
     # Workflows kept in memory (~200 KB each); an evicted one is rebuilt from history when it next wakes.
-    worker_max_cached_workflows: int = 1500
+    worker_max_cached_workflows: int = 1200
     # Workflow task pollers per worker, and the share of them on the queue where new workflows' first tasks
     # arrive (the rest poll this worker's sticky queue); the SDK's defaults are 5 and 0.2.
     worker_workflow_task_polls: int = Field(default=5, ge=2, le=100)
