@@ -54,11 +54,16 @@ def search_attribute_cli_args() -> list[str]:
 # the compose server reads the same keys from deploy/temporal/dynamicconfig/development-sql.yaml. One
 # partition per queue keeps one backlog, so the order holds exactly (an asset's queue runs a few tasks a
 # second at most; partitions only matter for queues far busier than that).
+#
+# A playbook run's memo holds its pending prompts (the API lists them from it, no query per run): one prompt
+# is 2-3 KB, over the server's 2 KB memo warning, which logged "Blob data size exceeds the warning limit" at
+# every prompt. The warning moves to 64 KB; the hard limit (2 MB) is Temporal's default.
 SERVER_DYNAMIC_CONFIG: dict[str, object] = {
     "matching.useNewMatcher": True,
     "matching.enableFairness": True,
     "matching.numTaskqueueReadPartitions": 1,
     "matching.numTaskqueueWritePartitions": 1,
+    "limit.memoSize.warn": 64 * 1024,
 }
 
 

@@ -95,11 +95,27 @@ def test_dev_command_runs_everything_and_stops_cleanly(tmp_path):
                        json={"name": "dev check", "label": "misc", "source_data_identifier": "dev-check-1"})
         assert r.status_code == 202, r.text
         cid = r.json()["container_id"]
+        # a containment prompt: its run's memo (2-3 KB) is under the dev server's memo warning
+        edr = httpx.post(f"{api}/api/v1/containers", headers={"ph-auth-token": "demo-automation-token"},
+                         json={"name": "EDR detection", "label": "edr", "severity": "high",
+                               "source_data_identifier": "dev-check-edr",
+                               "artifacts": [{"cef": {"sourceHostName": "WORKSTATION-0D1", "sourceUserName": "jdoe"}}]})
+        assert edr.status_code == 202, edr.text
+        edr_id = edr.json()["container_id"]
+
+        def prompt_listed() -> bool:
+            rows = httpx.get(f"{api}/api/v1/prompts", headers={"ph-auth-token": "demo-tier2-token"}).json()["data"]
+            return any(row["container_id"] == edr_id for row in rows)
+        deadline = time.monotonic() + 60
+        while not prompt_listed():
+            assert time.monotonic() < deadline, "no containment prompt listed within 60 s"
+            time.sleep(0.5)
     finally:
         stop(p)
     assert p.returncode is not None
     time.sleep(1)
     assert not any(port_open(x) for x in ports.values()), log.read_text()[-2000:]
+    assert "exceeds the warning limit" not in log.read_text()  # limit.memoSize.warn (core/temporal.py)
     assert (tmp_path / "data" / "temporal.db").exists()
 
     p = start(env, log)
